@@ -10,10 +10,10 @@ import random
 import re
 import threading
 from dataclasses import dataclass, field, fields
-from enum import Enum
+from enum import StrEnum
 
 
-class FaultKind(str, Enum):
+class FaultKind(StrEnum):
     """What an emulator should do instead of (or on top of) answering normally."""
 
     THROTTLE = "throttle"

@@ -184,7 +184,7 @@ class EmulatorServer:
         request.truncate = decision.kind is FaultKind.TRUNCATE
         try:
             return self.emulator.handle(request)
-        except Exception as exc:  # an emulator bug must surface as a 500 the client sees, and in the log
+        except Exception as exc:  # noqa: BLE001 - an emulator bug must surface as a 500 the client sees
             return json_response(500, {"error": {"code": "EmulatorError", "message": repr(exc)}})
 
 
@@ -206,7 +206,7 @@ def _make_handler(server: EmulatorServer) -> type[BaseHTTPRequestHandler]:
                 method=self.command,
                 path=split.path,
                 query=parse_qs(split.query, keep_blank_values=True),
-                headers={k: v for k, v in self.headers.items()},
+                headers=dict(self.headers.items()),
                 body=body,
                 base_url=f"{scheme}://{host}",
                 raw_query=split.query,

@@ -1,0 +1,41 @@
+# release-custodian: the two commands a newcomer needs are `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo sandbox test lint unit clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e . --group dev
+	@touch $@
+
+node_modules/.installed: package-lock.json package.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## demo: set up, then run the main job on the built-in sandbox (seed scenario)
+demo: setup
+	$(BIN)/release-custodian sandbox serve --scenario seed
+
+## sandbox: the emulators alone, until Ctrl-C (env file in .sandbox/sandbox.env)
+sandbox: setup
+	$(BIN)/release-custodian sandbox serve --scenario seed --env-file .sandbox/sandbox.env
+
+## test: set up, lint (ruff, mypy strict, import contracts), then the whole test suite
+test: setup lint unit
+
+lint: setup
+	$(BIN)/ruff check custodian tests scheduler.py
+	$(BIN)/ruff format --check custodian tests scheduler.py
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+unit: setup
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .sandbox

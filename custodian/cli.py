@@ -1,0 +1,67 @@
+"""The `release-custodian` command line: argument parsing, exit codes and error presentation.
+
+Every command module registers its sub-parser; handlers return an `ExitCode` and raise
+`BadInputError` for bad input. Only this module turns outcomes into a process exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+
+from custodian import __version__
+from custodian.commands import sandbox
+from custodian.errors import BadInputError, ExitCode
+
+EPILOG = """\
+exit codes:
+  0  no failing findings        3  failing findings
+  2  bad input (config, policy, arguments, scenario); nothing was changed
+  1  incomplete run or internal error
+
+start here:
+  release-custodian sandbox serve      local GitHub/ARM/Azurite emulators with the seed scenario
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits with 2 on bad arguments already; keep that, but print our hint too."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(ExitCode.BAD_INPUT, f"{self.prog}: error: {message}\n(see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="release-custodian",
+        description="Custodian and compliance auditor for a staged release pipeline on GitHub and Azure.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"release-custodian {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    sandbox.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console(stderr=False)
+    err = Console(stderr=True)
+    try:
+        return int(args.handler(args, console))
+    except BadInputError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        return ExitCode.BAD_INPUT
+    except KeyboardInterrupt:
+        return ExitCode.INCOMPLETE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

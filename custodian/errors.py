@@ -1,0 +1,18 @@
+"""Exit codes and the error type for bad user input, shared by every command."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes (documented in the README and `--help`)."""
+
+    OK = 0
+    INCOMPLETE = 1  # incomplete run or internal error
+    BAD_INPUT = 2  # bad config, policy, CLI arguments, scenario or version string
+    FAILING_FINDINGS = 3
+
+
+class BadInputError(Exception):
+    """User input is invalid; the message names the problem. Nothing was changed."""
