@@ -1,0 +1,413 @@
+"""Rules L1-L3, H1, N1, N2 for service accounts: pure functions of (inventory, holds, now, settings).
+
+- L1 stage hand-off: accounts of (V, S) are disabled and hold no working credential once stage S+1
+  of V has started (after the hand-off grace).
+- L2 prod revocation: (V, last stage) accounts likewise once V's production deployment succeeded
+  (after the revocation grace).
+- L3 retention: no account of V exists once the retention after V's successful production
+  deployment has passed, unless held.
+- H1 credential hygiene: a credential without expiry, or living longer than allowed, is a WARN.
+- N1 a service-account-looking name that does not parse or names an unknown version; N2 an account
+  of a stage that never started.
+Collection errors become ERROR findings; an active hold turns FAIL into HELD.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from custodian.model import (
+    CollectionError,
+    Finding,
+    Hold,
+    HoldTarget,
+    Inventory,
+    ServiceAccount,
+    Severity,
+    StageStart,
+    Status,
+    Subject,
+)
+from custodian.rules.naming import AccountNamer, NameProblem, ParsedAccount
+
+
+@dataclass(frozen=True)
+class LifecycleSettings:
+    namer: AccountNamer
+    handoff_grace: timedelta = timedelta(hours=1)
+    prod_revocation_grace: timedelta = timedelta(hours=1)
+    retention: timedelta = timedelta(hours=24)
+    max_credential_lifetime: timedelta = timedelta(days=30)
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return self.namer.stages
+
+
+def iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat().replace("+00:00", "Z")
+
+
+def subject_of(account: ServiceAccount, parsed: ParsedAccount | None = None) -> Subject:
+    return Subject(
+        provider=account.provider.value,
+        kind=f"{account.kind.value}-sa",
+        provider_name=account.provider_name,
+        logical_name=parsed.logical_name if parsed else None,
+        version=parsed.version if parsed else None,
+        stage=parsed.stage if parsed else None,
+        resource_id=account.resource_id,
+        scope=account.scope,
+    )
+
+
+def _credential_summary(account: ServiceAccount, now: datetime) -> str:
+    working = [c for c in account.credentials if c.working_at(now)]
+    if not working:
+        return "none"
+    parts = [f"{c.kind.value}:{c.name} (expires {iso(c.expires_at) or 'never'})" for c in working]
+    return "; ".join(parts)
+
+
+def _revoked(account: ServiceAccount, now: datetime) -> bool:
+    return not account.enabled and not any(c.working_at(now) for c in account.credentials)
+
+
+def _state_evidence(account: ServiceAccount, now: datetime) -> dict[str, str | None]:
+    return {
+        "enabled": str(account.enabled).lower(),
+        "working_credentials": _credential_summary(account, now),
+        "evaluated_at": iso(now),
+    }
+
+
+def _disable_remediation(account: ServiceAccount) -> str:
+    if account.kind.value == "acr":
+        return "Disable the ACR token and delete its passwords (`release-custodian enforce --apply`)."
+    return (
+        "Suspend the GitHub machine account and revoke its tokens, PAT grants and SSH keys "
+        "(`release-custodian enforce --apply`)."
+    )
+
+
+class _AccountRules:
+    """Evaluates one parsed account; small methods, one per rule."""
+
+    def __init__(self, settings: LifecycleSettings, inventory: Inventory, now: datetime) -> None:
+        self.settings = settings
+        self.timeline = inventory.timeline
+        self.now = now
+
+    def handoff(self, account: ServiceAccount, parsed: ParsedAccount) -> Finding | None:
+        next_stage = self.timeline.next_stage(parsed.stage)
+        if next_stage is None:
+            return None
+        subject = subject_of(account, parsed)
+        start = self._later_stage_start(parsed)
+        evidence = _state_evidence(account, self.now) | {"next_stage": next_stage}
+        if start is None:
+            return Finding(
+                "L1",
+                Status.PASS,
+                Severity.INFO,
+                subject,
+                f"{parsed.logical_name}: not due, stage {next_stage} of {parsed.version} has not started",
+                evidence,
+            )
+        due = start.at + self.settings.handoff_grace
+        evidence |= {
+            "next_stage": start.stage,
+            "next_stage_started_at": iso(start.at),
+            "evidence_source": start.source,
+            "due_at": iso(due),
+        }
+        if self.now < due:
+            return Finding(
+                "L1",
+                Status.PASS,
+                Severity.INFO,
+                subject,
+                f"{parsed.logical_name}: within the hand-off grace; must be revoked by {iso(due)}",
+                evidence,
+            )
+        if _revoked(account, self.now):
+            return Finding(
+                "L1",
+                Status.PASS,
+                Severity.INFO,
+                subject,
+                f"{parsed.logical_name}: disabled, no working credential",
+                evidence,
+            )
+        return Finding(
+            "L1",
+            Status.FAIL,
+            Severity.HIGH,
+            subject,
+            f"{parsed.logical_name} is still {'enabled' if account.enabled else 'holding working credentials'} "
+            f"although stage {start.stage} of {parsed.version} started at {iso(start.at)}",
+            evidence,
+            _disable_remediation(account),
+        )
+
+    def _later_stage_start(self, parsed: ParsedAccount) -> StageStart | None:
+        """The earliest start of any stage after the account's (a skipped stage still hands off)."""
+        stages = self.settings.stages
+        later = stages[stages.index(parsed.stage) + 1 :]
+        starts = [s for s in (self.timeline.stage_started(parsed.version, st) for st in later) if s is not None]
+        return min(starts, key=lambda s: s.at) if starts else None
+
+    def prod_revocation(self, account: ServiceAccount, parsed: ParsedAccount) -> Finding | None:
+        if parsed.stage != self.settings.stages[-1]:
+            return None
+        subject = subject_of(account, parsed)
+        deployment = self.timeline.prod_success(parsed.version)
+        evidence = _state_evidence(account, self.now)
+        if deployment is None or deployment.first_success_at is None:
+            return Finding(
+                "L2",
+                Status.PASS,
+                Severity.INFO,
+                subject,
+                f"{parsed.logical_name}: not due, no successful production deployment of {parsed.version} yet",
+                evidence,
+            )
+        success = deployment.first_success_at
+        due = success + self.settings.prod_revocation_grace
+        evidence |= {
+            "deployment_id": str(deployment.deployment_id),
+            "production_success_at": iso(success),
+            "due_at": iso(due),
+        }
+        if self.now < due:
+            return Finding(
+                "L2",
+                Status.PASS,
+                Severity.INFO,
+                subject,
+                f"{parsed.logical_name}: within the revocation grace; must be revoked by {iso(due)}",
+                evidence,
+            )
+        if _revoked(account, self.now):
+            return Finding(
+                "L2",
+                Status.PASS,
+                Severity.INFO,
+                subject,
+                f"{parsed.logical_name}: disabled, no working credential",
+                evidence,
+            )
+        return Finding(
+            "L2",
+            Status.FAIL,
+            Severity.CRITICAL,
+            subject,
+            f"{parsed.logical_name} is still {'enabled' if account.enabled else 'holding working credentials'} "
+            f"although {parsed.version} was deployed to production successfully at {iso(success)}",
+            evidence,
+            _disable_remediation(account),
+        )
+
+    def retention(self, account: ServiceAccount, parsed: ParsedAccount) -> Finding:
+        subject = subject_of(account, parsed)
+        deployment = self.timeline.prod_success(parsed.version)
+        evidence: dict[str, str | None] = {"evaluated_at": iso(self.now)}
+        if deployment is None or deployment.first_success_at is None:
+            return Finding(
+                "L3",
+                Status.PASS,
+                Severity.INFO,
+                subject,
+                f"{parsed.logical_name}: retained, no successful production deployment of {parsed.version} yet",
+                evidence,
+            )
+        success = deployment.first_success_at
+        due = success + self.settings.retention
+        evidence |= {
+            "deployment_id": str(deployment.deployment_id),
+            "production_success_at": iso(success),
+            "delete_due_at": iso(due),
+        }
+        if self.now < due:
+            return Finding(
+                "L3",
+                Status.PASS,
+                Severity.INFO,
+                subject,
+                f"{parsed.logical_name}: retained until {iso(due)}",
+                evidence,
+            )
+        return Finding(
+            "L3",
+            Status.FAIL,
+            Severity.MEDIUM,
+            subject,
+            f"{parsed.logical_name} still exists {_hours(self.now - success)} after {parsed.version}'s "
+            f"successful production deployment (retention {_hours(self.settings.retention)})",
+            evidence,
+            "Delete the account (`release-custodian enforce --apply`), or place a hold if it must stay.",
+        )
+
+    def hygiene(self, account: ServiceAccount, subject: Subject) -> Finding:
+        limit = self.settings.max_credential_lifetime
+        problems = []
+        for cred in account.credentials:
+            if not cred.working_at(self.now):
+                continue
+            if cred.expires_at is None:
+                problems.append(f"{cred.kind.value}:{cred.name} never expires")
+            elif cred.expires_at - (cred.created_at or self.now) > limit:
+                problems.append(f"{cred.kind.value}:{cred.name} lives until {iso(cred.expires_at)} (> {limit.days}d)")
+        evidence: dict[str, str | None] = {"max_credential_lifetime_days": str(limit.days)}
+        name = subject.logical_name or subject.provider_name
+        if not problems:
+            return Finding("H1", Status.PASS, Severity.INFO, subject, f"{name}: credentials expire in time", evidence)
+        evidence["problems"] = "; ".join(problems)
+        return Finding(
+            "H1",
+            Status.WARN,
+            Severity.LOW,
+            subject,
+            f"{name}: " + "; ".join(problems),
+            evidence,
+            f"Issue credentials with an expiry within {limit.days} days of creation.",
+        )
+
+
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.0f}h" if hours < 72 else f"{hours / 24:.1f}d"
+
+
+def _matching_hold(holds: Sequence[Hold], subject: Subject, now: datetime) -> Hold | None:
+    for hold in holds:
+        if not hold.active_at(now):
+            continue
+        if hold.target_type is HoldTarget.VERSION and hold.target == subject.version:
+            return hold
+        if hold.target_type is HoldTarget.ACCOUNT and hold.target in (subject.logical_name, subject.provider_name):
+            return hold
+    return None
+
+
+def apply_holds(findings: Iterable[Finding], holds: Sequence[Hold], now: datetime) -> list[Finding]:
+    """FAIL findings on an object under an active hold become HELD, with the hold as evidence."""
+    out = []
+    for finding in findings:
+        hold = _matching_hold(holds, finding.subject, now) if finding.status is Status.FAIL else None
+        if hold is None:
+            out.append(finding)
+            continue
+        evidence = dict(finding.evidence) | {
+            "hold_id": hold.hold_id,
+            "hold_by": hold.placed_by,
+            "hold_reason": hold.reason,
+            "hold_until": iso(hold.until),
+        }
+        out.append(
+            Finding(
+                finding.rule,
+                Status.HELD,
+                finding.severity,
+                finding.subject,
+                f"{finding.message} [held by {hold.placed_by} until {iso(hold.until)}: {hold.reason}]",
+                evidence,
+                "No action while the hold is active; release it with `release-custodian hold release`.",
+            )
+        )
+    return out
+
+
+def expired_hold_findings(holds: Sequence[Hold], now: datetime) -> list[Finding]:
+    """An expired hold that nobody released stops protecting its target: say so in every report."""
+    out = []
+    for hold in holds:
+        if hold.released_at is not None or now < hold.until:
+            continue
+        out.append(
+            Finding(
+                "HOLD",
+                Status.WARN,
+                Severity.MEDIUM,
+                Subject(provider="custodian", kind="hold", provider_name=hold.hold_id, logical_name=hold.target),
+                f"hold {hold.hold_id} on {hold.target_type.value} {hold.target} expired at {iso(hold.until)} "
+                "and no longer protects it",
+                {"placed_by": hold.placed_by, "reason": hold.reason, "until": iso(hold.until)},
+                "Renew the hold if the target must stay, or let the custodian proceed.",
+            )
+        )
+    return out
+
+
+def collection_error_findings(errors: Iterable[CollectionError]) -> list[Finding]:
+    return [
+        Finding(
+            "COLLECT",
+            Status.ERROR,
+            Severity.HIGH,
+            Subject(provider=e.provider.value, kind="scope", provider_name=e.scope, scope=e.scope),
+            f"inventory of {e.scope} is incomplete: {e.message}",
+            {"scope": e.scope},
+            "Destructive actions in this scope are blocked until a complete inventory succeeds; check access "
+            "and throttling, then rerun.",
+        )
+        for e in errors
+    ]
+
+
+def evaluate_accounts(
+    inventory: Inventory, holds: Sequence[Hold], now: datetime, settings: LifecycleSettings
+) -> list[Finding]:
+    """Every lifecycle finding for the inventory at `now` (time is passed in, never read)."""
+    findings: list[Finding] = collection_error_findings(inventory.errors)
+    known = inventory.timeline.versions()
+    rules = _AccountRules(settings, inventory, now)
+    for account in inventory.accounts:
+        parsed = settings.namer.parse_account(account.provider_name, known, account.display_name)
+        if isinstance(parsed, NameProblem):
+            findings.append(_name_problem(account, parsed))
+            continue
+        subject = subject_of(account, parsed)
+        if inventory.timeline.stage_started(parsed.version, parsed.stage) is None:
+            findings.append(
+                Finding(
+                    "N2",
+                    Status.WARN,
+                    Severity.HIGH,
+                    subject,
+                    f"{parsed.logical_name} exists but stage {parsed.stage} of {parsed.version} never started",
+                    _state_evidence(account, now),
+                    "Find out who created it; delete it if it is not part of a release.",
+                )
+            )
+        for rule in (rules.handoff, rules.prod_revocation):
+            finding = rule(account, parsed)
+            if finding is not None:
+                findings.append(finding)
+        findings.append(rules.retention(account, parsed))
+        findings.append(rules.hygiene(account, subject))
+    findings = apply_holds(findings, holds, now)
+    findings.extend(expired_hold_findings(holds, now))
+    return findings
+
+
+def _name_problem(account: ServiceAccount, problem: NameProblem) -> Finding:
+    subject = Subject(
+        provider=account.provider.value,
+        kind=f"{account.kind.value}-sa",
+        provider_name=account.provider_name,
+        stage=problem.stage,
+        resource_id=account.resource_id,
+        scope=account.scope,
+    )
+    return Finding(
+        "N1",
+        Status.WARN,
+        Severity.MEDIUM,
+        subject,
+        problem.reason,
+        {"display_name": account.display_name, "enabled": str(account.enabled).lower()},
+        "Rename the account to the naming template or record its logical name; the custodian will not act on it.",
+    )
