@@ -1,0 +1,385 @@
+"""The configuration file: a pydantic v2 schema (unknown keys rejected), loading and error reporting.
+
+Only this module reads the environment and files for settings: `${VAR}` in a string value is
+replaced by the environment variable, and secrets are referenced by the *name* of the variable or
+file that holds them, never written in the config. `load_config` returns a validated `Config` or
+raises `ConfigError` listing every problem as `FILE:LINE: key.path: problem`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from custodian.rules.naming import DEFAULT_VERSION_PATTERN, AccountNamer, TemplateError
+
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def parse_duration(value: object) -> timedelta:
+    """`90s`, `30m`, `24h`, `14d`, `2w`, combinations like `1d12h`; a timedelta passes through."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("must be a duration like 30m, 24h or 14d")
+    if isinstance(value, int):
+        raise ValueError(f"a bare number ({value}) is ambiguous: add a unit, e.g. {value}h or {value}d")
+    match = _DURATION.match(value)
+    if not value.strip() or match is None or not any(match.groups()):
+        raise ValueError(f"'{value}' is not a duration (use units w, d, h, m, s, e.g. 24h or 1d12h)")
+    weeks, days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    Field(json_schema_extra={"type": "string", "examples": ["24h", "14d"]}),
+]
+
+
+def _split_list(value: object) -> object:
+    """Accept `a,b` (handy with `${VAR}`) as well as a YAML list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+StrList = Annotated[list[str], BeforeValidator(_split_list)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Strict):
+    """Where a secret lives: the name of an environment variable, or a file path. Never the secret."""
+
+    env: str | None = Field(default=None, description="name of the environment variable holding the secret")
+    file: Path | None = Field(default=None, description="path of a file holding the secret")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of 'env' (a variable name) or 'file' (a path)")
+        if self.env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.env):
+            raise ValueError(f"'env' must be an environment variable name, not a value (got {self.env[:4]}...)")
+        return self
+
+    def resolve(self) -> str:
+        """Read the secret now (raises ConfigError naming the variable or file if it is missing)."""
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if not value:
+                raise ConfigError([f"secret: environment variable {self.env} is not set"])
+            return value
+        assert self.file is not None
+        try:
+            return self.file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError([f"secret: cannot read {self.file}: {exc.strerror}"]) from exc
+
+
+class GithubMode(StrEnum):
+    ENTERPRISE_SERVER = "enterprise-server"
+    ORGANIZATION = "organization"
+
+
+class GithubConfig(_Strict):
+    mode: GithubMode = Field(description="enterprise-server (site-admin API) or organization (github.com, App)")
+    base_url: str = Field(default="https://api.github.com", description="REST base URL; GHES ends in /api/v3")
+    org: str
+    release_repos: StrList = Field(min_length=1, description="owner/name repositories defining the timeline")
+    production_environment: str = "production"
+    token: SecretRef = Field(description="classic PAT (enterprise-server) or installation token (organization)")
+    per_page: int = Field(default=100, ge=1, le=100)
+
+    @field_validator("release_repos")
+    @classmethod
+    def _repos(cls, repos: list[str]) -> list[str]:
+        for repo in repos:
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
+                raise ValueError(f"'{repo}' is not owner/name")
+        return repos
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        if not re.match(r"^https?://", url):
+            raise ValueError(f"'{url}' is not an http(s) URL")
+        return url.rstrip("/")
+
+
+class RegistryKind(StrEnum):
+    SECURE = "secure"
+    STANDARD = "standard"
+
+
+class RegistryConfig(_Strict):
+    stage: str
+    kind: RegistryKind
+    subscription: str
+    resource_group: str
+    name: str = Field(pattern=r"^[A-Za-z0-9]{5,50}$", description="ACR registry resource name")
+    login_server: str | None = None
+
+
+class AzureConfig(_Strict):
+    arm_endpoint: str = Field(default="https://management.azure.com", description="ARM base URL (sovereign, Stack)")
+    ca_bundle: Path | None = Field(default=None, description="CA bundle for the ARM endpoint (private CAs)")
+    subscriptions: StrList = Field(min_length=1)
+    access_token: SecretRef | None = Field(
+        default=None, description="a bearer token for ARM; when absent, azure-identity's DefaultAzureCredential"
+    )
+    registries: list[RegistryConfig] = Field(default_factory=list)
+
+    @field_validator("arm_endpoint")
+    @classmethod
+    def _endpoint(cls, url: str) -> str:
+        if not url.startswith("https://"):
+            raise ValueError(f"'{url}' must be an https:// URL (ARM bearer tokens are never sent over http)")
+        return url.rstrip("/")
+
+
+class NamingConfig(_Strict):
+    account: str = "{version}-{stage}-{kind}-sa"
+    stage_tag: str = "{version}-{stage}"
+    prod_tag: str = "{version}"
+    version_pattern: str = DEFAULT_VERSION_PATTERN
+    version_tag_key: str = "release-version"
+    stage_tag_key: str = "release-stage"
+
+    @field_validator("version_pattern")
+    @classmethod
+    def _regex(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return pattern
+
+
+class LifecycleConfig(_Strict):
+    handoff_grace: Duration = Field(default=timedelta(hours=1), description="L1 grace after the next stage starts")
+    prod_revocation_grace: Duration = Field(default=timedelta(hours=1), description="L2 grace after prod success")
+    retention: Duration = Field(default=timedelta(hours=24), description="L3: delete accounts this long after prod")
+    max_credential_lifetime: Duration = Field(default=timedelta(days=30), description="H1 limit")
+
+
+class HoldsConfig(_Strict):
+    max_duration: Duration = Field(default=timedelta(days=14))
+
+
+class Mode(StrEnum):
+    AUDIT = "audit"
+    ENFORCE = "enforce"
+
+
+class EnforceConfig(_Strict):
+    allowed_subscriptions: StrList = Field(default_factory=list)
+    allowed_orgs: StrList = Field(default_factory=list)
+    max_actions_per_run: int = Field(default=50, ge=1)
+    max_actions_percent: float = Field(default=50.0, gt=0, le=100)
+
+
+class LedgerConfig(_Strict):
+    url: str = "sqlite:///.custodian/ledger.sqlite"
+
+
+class ReportsConfig(_Strict):
+    directory: Path = Path("reports")
+
+
+class Config(_Strict):
+    """release-custodian configuration (YAML)."""
+
+    github: GithubConfig
+    azure: AzureConfig
+    stages: list[str] = Field(default_factory=lambda: ["qa", "uat", "prod"], min_length=2)
+    naming: NamingConfig = Field(default_factory=NamingConfig)
+    lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
+    holds: HoldsConfig = Field(default_factory=HoldsConfig)
+    mode: Mode = Mode.AUDIT
+    enforce: EnforceConfig = Field(default_factory=EnforceConfig)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
+
+    @field_validator("stages")
+    @classmethod
+    def _stages(cls, stages: list[str]) -> list[str]:
+        if len(set(stages)) != len(stages):
+            raise ValueError("stages must be unique")
+        for stage in stages:
+            if not re.fullmatch(r"[a-z][a-z0-9]*", stage):
+                raise ValueError(f"stage '{stage}' must be lower-case letters and digits")
+        return stages
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Config:
+        problems = []
+        for index, registry in enumerate(self.azure.registries):
+            if registry.stage not in self.stages:
+                problems.append(f"azure.registries[{index}].stage: '{registry.stage}' is not one of {self.stages}")
+            if registry.subscription not in self.azure.subscriptions:
+                problems.append(
+                    f"azure.registries[{index}].subscription: '{registry.subscription}' is not in azure.subscriptions"
+                )
+        try:
+            self.namer()
+        except TemplateError as exc:
+            problems.append(f"naming: {exc}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def namer(self) -> AccountNamer:
+        return AccountNamer(
+            tuple(self.stages),
+            account_template=self.naming.account,
+            stage_tag_template=self.naming.stage_tag,
+            prod_tag_template=self.naming.prod_tag,
+            version_pattern=self.naming.version_pattern,
+        )
+
+    def digest(self) -> str:
+        """A stable digest of the effective configuration (no secrets are in it)."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` lists each as `FILE:LINE: path: problem`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _expand_env(node: Any, path: str, missing: list[str]) -> Any:
+    if isinstance(node, dict):
+        return {key: _expand_env(value, f"{path}.{key}" if path else str(key), missing) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_expand_env(value, f"{path}[{i}]", missing) for i, value in enumerate(node)]
+    if isinstance(node, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                missing.append(f"{path}: environment variable {name} is not set")
+                return ""
+            return os.environ[name]
+
+        return _ENV_REF.sub(replace, node)
+    return node
+
+
+def _line_index(text: str) -> dict[tuple[str | int, ...], int]:
+    """Map key paths of the YAML document to 1-based line numbers."""
+    index: dict[tuple[str | int, ...], int] = {}
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return index
+
+    def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
+        index[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, str(key.value))
+                index[child] = key.start_mark.line + 1
+                walk(value, child)
+                index[child] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, value in enumerate(node.value):
+                walk(value, (*path, i))
+
+    if root is not None:
+        walk(root, ())
+    return index
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def format_validation_error(exc: ValidationError, source: str, lines: dict[tuple[str | int, ...], int]) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        line = None
+        for cut in range(len(loc), -1, -1):
+            if loc[:cut] in lines:
+                line = lines[loc[:cut]]
+                break
+        where = f"{source}:{line}" if line else source
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (not part of the configuration schema; check the spelling)"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        problems.append(f"{where}: {_dotted(loc)}: {message}")
+    return problems
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise ConfigError([f"{where}: YAML syntax error: {getattr(exc, 'problem', None) or exc}"]) from exc
+    if data is None:
+        raise ConfigError([f"{source}: the file is empty"])
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source}: the top level must be a mapping of keys, not {type(data).__name__}"])
+    missing: list[str] = []
+    data = _expand_env(data, "", missing)
+    if missing:
+        raise ConfigError([f"{source}: {m}" for m in missing])
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source, _line_index(text))) from exc
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the configuration: {exc.strerror}"]) from exc
+    return parse_config(text, str(path))
+
+
+def config_schema() -> dict[str, Any]:
+    return Config.model_json_schema()
