@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from custodian import __version__
-from custodian.commands import sandbox
+from custodian.commands import config_cmd, sandbox
 from custodian.errors import BadInputError, ExitCode
 
 EPILOG = """\
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"release-custodian {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    config_cmd.register(subparsers)
     sandbox.register(subparsers)
     return parser
 
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     console = Console(stderr=False)
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     try:
         return int(args.handler(args, console))
     except BadInputError as exc:

@@ -32,6 +32,7 @@ from pydantic import (
 from custodian.rules.naming import DEFAULT_VERSION_PATTERN, AccountNamer, TemplateError
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+_SECRET_SHAPE = re.compile(r"^(gh[pousr]_|github_pat_|eyJ|xox[abp]-)")  # token formats, not variable names
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -90,7 +91,9 @@ class SecretRef(_Strict):
     def _one_source(self) -> SecretRef:
         if (self.env is None) == (self.file is None):
             raise ValueError("give exactly one of 'env' (a variable name) or 'file' (a path)")
-        if self.env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.env):
+        if self.env is not None and (
+            not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.env) or _SECRET_SHAPE.match(self.env)
+        ):
             raise ValueError(f"'env' must be an environment variable name, not a value (got {self.env[:4]}...)")
         return self
 

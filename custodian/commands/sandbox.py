@@ -13,9 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from custodian.errors import BadInputError, ExitCode
-from custodian.sandbox.azurite import AzuriteUnavailableError
 from custodian.sandbox.faults import FaultPlan, FaultSpecError
-from custodian.sandbox.scenario import ScenarioError, load_scenario
 
 FAULTS_HELP = (
     "fault injection, comma-separated key=value: throttle=FRACTION (ARM 429 / GitHub 403|429 with Retry-After), "
@@ -76,6 +74,8 @@ def parse_faults(spec: str) -> FaultPlan | None:
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    from custodian.sandbox.scenario import ScenarioError, load_scenario
+
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:
@@ -85,7 +85,10 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
-    from custodian.sandbox.runtime import Sandbox  # imported late: starting servers pulls in the SDK stack
+    # imported late: the emulators pull in the SDK stack, which other commands do not need
+    from custodian.sandbox.azurite import AzuriteUnavailableError
+    from custodian.sandbox.runtime import Sandbox
+    from custodian.sandbox.scenario import ScenarioError, load_scenario
 
     if args.page_size < 1:
         raise BadInputError(f"--page-size must be >= 1, got {args.page_size}")

@@ -1,0 +1,60 @@
+"""Configuration: the example configs load, and every broken config in `bad/` says what is wrong."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from custodian.cli import main
+from custodian.config import ConfigError, load_config
+
+HERE = Path(__file__).parent
+BAD = sorted((HERE / "bad").glob("*.yaml"))
+
+
+def expected_fragment(path: Path) -> str:
+    match = re.search(r"^# expect: (.+)$", path.read_text(), re.MULTILINE)
+    return match.group(1) if match else "the file is empty"
+
+
+def test_good_config_loads_with_defaults() -> None:
+    config = load_config(HERE / "good_base.yaml")
+    assert config.lifecycle.retention.total_seconds() == 24 * 3600
+    assert config.mode.value == "audit"
+    assert config.digest() == load_config(HERE / "good_base.yaml").digest()
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_bad_config_is_explained(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(HERE)
+    relative = path.relative_to(HERE)
+    with pytest.raises(ConfigError) as info:
+        load_config(relative)
+    assert expected_fragment(path) in str(info.value)
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_config_validate_exits_2_and_names_the_problem(
+    path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(HERE)
+    before = sorted(p.name for p in HERE.rglob("*"))
+    assert main(["config", "validate", str(path.relative_to(HERE))]) == 2
+    err = capsys.readouterr().err
+    assert expected_fragment(path) in " ".join(err.split())
+    assert sorted(p.name for p in HERE.rglob("*")) == before  # nothing was created or changed
+
+
+def test_config_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "validate", str(HERE / "good_base.yaml")]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_config_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["additionalProperties"] is False
+    assert {"github", "azure"} <= set(schema["required"])
