@@ -1,0 +1,1 @@
+"""Azure adapters: ARM clients (azure-mgmt-*) and the ACR token provider."""

@@ -1,0 +1,1 @@
+"""GitHub adapters (PyGithub, plus raw requester calls where PyGithub has no method)."""

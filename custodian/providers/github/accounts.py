@@ -1,0 +1,106 @@
+"""GitHub machine accounts: enumeration, state and credentials, for both GitHub modes.
+
+- enterprise-server: all users of the instance (`GET /users`), each user's `suspended_at`
+  (`GET /users/{u}`, site admin), SSH keys (`GET /admin/keys`, one paged call). Impersonation
+  tokens cannot be listed on GHES: invalidation deletes them unconditionally.
+- organization: org members, the org's fine-grained PAT grants (one paged call), SSH keys per user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from custodian.model import AccountKind, Credential, CredentialKind, Provider, ServiceAccount
+from custodian.providers.github.client import GithubSession
+
+NamePredicate = Callable[[str], bool]
+
+
+def parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def org_scope(org: str) -> str:
+    return f"github:{org}"
+
+
+def _ssh_key(key: dict[str, Any]) -> Credential:
+    return Credential(
+        CredentialKind.SSH_KEY,
+        str(key["id"]),
+        str(key.get("title") or f"key {key['id']}"),
+        parse_time(key.get("created_at")),
+        None,
+        parse_time(key.get("last_used")),
+    )
+
+
+def _pat_grant(grant: dict[str, Any]) -> Credential:
+    expires = parse_time(grant.get("token_expires_at"))
+    return Credential(
+        CredentialKind.PAT_GRANT,
+        str(grant["id"]),
+        str(grant.get("token_name") or grant["id"]),
+        parse_time(grant.get("access_granted_at")),
+        expires,
+        parse_time(grant.get("token_last_used_at")),
+    )
+
+
+def _account(
+    session: GithubSession, user: dict[str, Any], enabled: bool, credentials: list[Credential]
+) -> ServiceAccount:
+    login = str(user["login"])
+    return ServiceAccount(
+        provider=Provider.GITHUB,
+        kind=AccountKind.GH,
+        provider_name=login,
+        scope=org_scope(session.settings.org),
+        enabled=enabled,
+        credentials=tuple(credentials),
+        resource_id=f"github-user:{user.get('id', login)}",
+        display_name=user.get("name"),
+        location=session.settings.base_url,
+        snapshot={
+            "login": login,
+            "id": user.get("id"),
+            "name": user.get("name"),
+            "suspended_at": user.get("suspended_at"),
+            "site_admin": user.get("site_admin"),
+            "credentials": [{"kind": c.kind.value, "id": c.credential_id, "name": c.name} for c in credentials],
+        },
+    )
+
+
+def collect_enterprise_accounts(session: GithubSession, is_candidate: NamePredicate) -> list[ServiceAccount]:
+    logins = [u["login"] for u in session.paged("/users") if is_candidate(str(u["login"]))]
+    users = {login: session.get_json(f"/users/{login}") for login in logins}
+    keys_by_user: dict[int, list[Credential]] = {}
+    if users:
+        for key in session.paged("/admin/keys"):
+            if key.get("user_id") is not None:
+                keys_by_user.setdefault(int(key["user_id"]), []).append(_ssh_key(key))
+    accounts = []
+    for user in users.values():
+        enabled = not user.get("suspended_at")
+        accounts.append(_account(session, user, enabled, keys_by_user.get(int(user["id"]), [])))
+    return accounts
+
+
+def collect_organization_accounts(session: GithubSession, is_candidate: NamePredicate) -> list[ServiceAccount]:
+    org = session.settings.org
+    logins = [m["login"] for m in session.paged(f"/orgs/{org}/members") if is_candidate(str(m["login"]))]
+    grants: dict[str, list[Credential]] = {}
+    if logins:
+        for grant in session.paged(f"/orgs/{org}/personal-access-tokens"):
+            grants.setdefault(str(grant["owner"]["login"]).lower(), []).append(_pat_grant(grant))
+    accounts = []
+    for login in logins:
+        user = session.get_json(f"/users/{login}")
+        keys = [_ssh_key(k) for k in session.paged(f"/users/{login}/keys")]
+        accounts.append(_account(session, user, True, grants.get(login.lower(), []) + keys))
+    return accounts

@@ -1,0 +1,110 @@
+"""Building PyGithub clients: base URL, auth, paging size, retries, read-only guard, call counting.
+
+PyGithub chooses its connection class per `Requester`; `GithubSession` swaps in subclasses that
+refuse mutating methods (audit) and count every request, so read-only holds on the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from github import Auth, Github, GithubRetry
+from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass, Requester
+
+from custodian.providers.wire import CallCounter, check_method
+
+
+@dataclass(frozen=True)
+class GithubSettings:
+    base_url: str
+    token: str
+    org: str
+    per_page: int = 100
+    read_only: bool = True
+    timeout_s: int = 30
+    max_rate_limit_wait_s: int = 300
+    secondary_rate_wait_s: float = 60.0
+
+
+def _guarded(base: type[Any], read_only: bool, counter: CallCounter) -> type[Any]:
+    class Guarded(base):  # type: ignore[misc]
+        def request(self, verb: str, url: str, input: Any, headers: dict[str, str], stream: bool = False) -> None:  # noqa: A002
+            check_method(verb, url, read_only)
+            counter.add("github", verb)
+            super().request(verb, url, input, headers, stream)
+
+    Guarded.__name__ = f"{'ReadOnly' if read_only else 'Counted'}{base.__name__}"
+    return Guarded
+
+
+class GithubSession:
+    """A PyGithub client bound to one base URL and token, read-only unless built for enforce."""
+
+    def __init__(self, settings: GithubSettings, counter: CallCounter) -> None:
+        self.settings = settings
+        self.counter = counter
+        retry = GithubRetry(total=6, secondary_rate_wait=settings.secondary_rate_wait_s)
+        self.github = Github(
+            auth=Auth.Token(settings.token),
+            base_url=settings.base_url,
+            per_page=settings.per_page,
+            timeout=settings.timeout_s,
+            retry=retry,
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+            lazy=True,
+        )
+        requester: Requester = self.github.requester
+        scheme = urlsplit(settings.base_url).scheme
+        attribute = "_Requester__connectionClass"
+        if not hasattr(requester, attribute):  # fail closed if PyGithub's internals move
+            raise RuntimeError("cannot install the read-only guard on this PyGithub version")
+        base = HTTPSRequestsConnectionClass if scheme == "https" else HTTPRequestsConnectionClass
+        setattr(requester, attribute, _guarded(base, settings.read_only, counter))
+
+    @property
+    def requester(self) -> Requester:
+        return self.github.requester
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        _, data = self.requester.requestJsonAndCheck("GET", path, parameters=params)
+        return data
+
+    def paged(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Follow `Link: rel="next"` pages of a raw list endpoint, yielding items as they come."""
+        query: dict[str, Any] | None = {"per_page": self.settings.per_page, **(params or {})}
+        url = path
+        while url:
+            headers, data = self.requester.requestJsonAndCheck("GET", url, parameters=query)
+            if not isinstance(data, list):
+                raise ValueError(f"GET {path}: expected a JSON list, got {type(data).__name__}")
+            yield from data
+            url = _next_link(headers.get("link", ""))
+            query = None  # the next link carries the query
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """A mutating raw call (refused by the guard in read-only sessions); returns (status, data)."""
+        status, _, text = self.requester.requestJson(method, path, input=body)
+        if status >= 400:
+            raise GithubCallError(method, path, status, text)
+        return status, text
+
+    def close(self) -> None:
+        self.github.close()
+
+
+class GithubCallError(RuntimeError):
+    def __init__(self, method: str, path: str, status: int, body: str) -> None:
+        super().__init__(f"{method} {path} answered {status}: {body[:200]}")
+        self.status = status
+
+
+def _next_link(header: str) -> str:
+    for part in header.split(","):
+        section = part.split(";")
+        if len(section) >= 2 and any(s.strip() == 'rel="next"' for s in section[1:]):
+            return section[0].strip().strip("<>")
+    return ""
