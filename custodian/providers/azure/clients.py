@@ -7,8 +7,8 @@ read-only (audit) run before anything is sent, and a per-retry counter (every at
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from azure.core.credentials import AccessToken, TokenCredential
