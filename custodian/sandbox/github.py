@@ -1,0 +1,506 @@
+"""A faithful-enough GitHub REST emulator (GHES layout, everything under `/api/v3`) for real PyGithub clients.
+
+`GithubEmulator` serves a `GithubStore` through `EmulatorServer`; `start_github()` wires both up on a
+free 127.0.0.1 port (plain HTTP): use `Github(base_url=server.url + "/api/v3", ...)`.
+
+Routes (all prefixed with `/api/v3`; unknown routes and methods answer 404 Not Found):
+
+- `GET /` (root), `GET /rate_limit` (not counted), `GET /user`, `GET /users/{u}`, `GET /orgs/{org}`,
+  `GET /repos/{o}/{r}`.
+- `GET /repos/{o}/{r}/tags`, `.../commits/{ref}`, `.../git/refs/tags`, `.../git/matching-refs/tags[/{prefix}]`,
+  `.../releases`, `.../releases/latest`, `.../releases/tags/{tag}`, `.../releases/{id}`,
+  `.../deployments` (filters `environment`, `ref`, `sha`, `task`; newest first), `.../deployments/{id}`,
+  `GET|POST .../deployments/{id}/statuses` (newest first), `GET .../deployments/{id}/statuses/{sid}`.
+- `GET /orgs/{org}/members` (`filter`, `role`), `GET /orgs/{org}/members/{u}` (204/404),
+  `DELETE /orgs/{org}/members/{u}` (204, idempotent), `GET|DELETE /orgs/{org}/memberships/{u}` (404 if not a member).
+- GHES site admin (the principal must be a site admin, else 403): `POST /admin/users`,
+  `DELETE /admin/users/{u}`, `PUT|DELETE /users/{u}/suspended`, `POST|DELETE /admin/users/{u}/authorizations`,
+  `GET /admin/keys`, `DELETE /admin/keys/{key_ids}` (comma-separated ids), and
+  **emulator extension** `GET /admin/users/{u}/authorizations`: GHES has no way to list a user's
+  impersonation tokens; this lists them as authorization objects (same shape as the create
+  answer) with `token` always "" so an auditor can see what exists without reading secrets.
+- `GET /users/{u}/keys` (public keys: `id`, `key`).
+- Org fine-grained PAT grants (GitHub App only on github.com; any accepted credential here):
+  `GET|POST /orgs/{org}/personal-access-tokens`, `POST /orgs/{org}/personal-access-tokens/{pat_id}`,
+  `GET /orgs/{org}/personal-access-tokens/{pat_id}/repositories` and the grant's own
+  `repositories_url` form `GET /organizations/{org_id}/personal-access-tokens/{pat_id}/repositories`.
+
+Auth: `Authorization: token X` or `Bearer X`; missing or unknown credentials answer 401 Bad credentials.
+A live impersonation token authenticates as its user (403 when that user is suspended); a deleted or
+expired one is always 401. Otherwise X must be in `tokens` (None = any non-empty) and authenticates as
+`store.principal_login`: a site admin, unless the scenario adds that login as a non-admin user.
+
+Lists page with `per_page` (default 30, max 100) and `page`, and a `Link` header (`prev`, `next`,
+`last`, `first`) built from the request's `Host` that keeps the other query parameters. Every
+response carries `x-ratelimit-*` (remaining decreases per request) and `x-github-request-id`.
+Faults: THROTTLE alternates a secondary-limit 403 and a 429, both with `retry-after`;
+SERVER_ERROR answers the plan's `error_status`; TRUNCATE halves a list page and drops `rel="next"`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
+
+from custodian.sandbox import github_json as gj
+from custodian.sandbox.clock import SandboxClock
+from custodian.sandbox.faults import FaultKind, FaultPlan
+from custodian.sandbox.github_admin import GithubAdminRoutes
+from custodian.sandbox.github_base import (
+    DOCS_URL,
+    ApiError,
+    Ctx,
+    Handler,
+    int_or_404,
+    invalid,
+    not_found,
+)
+from custodian.sandbox.github_json import Json, Urls
+from custodian.sandbox.github_store import (
+    DEPLOYMENT_STATES,
+    DeploymentRec,
+    GithubStore,
+    RepoRec,
+    StatusRec,
+)
+from custodian.sandbox.httpserver import EmulatorServer, Request, Response, empty_response, json_response
+
+__all__ = ["API_PREFIX", "GithubEmulator", "GithubStore", "start_github"]
+
+API_PREFIX = "/api/v3"
+SECONDARY_LIMIT_MESSAGE = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+    "If you reach out to GitHub Support for help, please include the request ID."
+)
+
+
+class GithubEmulator(GithubAdminRoutes):
+    """Serves a `GithubStore` as GitHub REST (GHES `/api/v3` layout); see the module docstring."""
+
+    def __init__(
+        self,
+        store: GithubStore | None = None,
+        *,
+        clock: SandboxClock | None = None,
+        tokens: set[str] | None = None,
+        default_per_page: int = 30,
+        max_per_page: int = 100,
+    ) -> None:
+        self.store = store if store is not None else GithubStore()
+        self.clock = clock or SandboxClock()
+        self.tokens = tokens
+        self.default_per_page = default_per_page
+        self.max_per_page = max_per_page
+        #: requests per hour advertised in `x-ratelimit-*`; only enforced (403 primary limit) when
+        #: `enforce_rate_limit` is set, since PyGithub would then sleep until the reset.
+        self.rate_limit = 5000
+        self.enforce_rate_limit = False
+        #: where `fault_response` reads `retry_after` / `error_status`; `attach()` points it at a server.
+        self.plan_provider: Callable[[], FaultPlan] = FaultPlan
+        self._lock = threading.Lock()
+        self._window_reset = int(time.time()) + 3600
+        self._used = 0
+        self._seq = 0
+        self._throttles = 0
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._install_routes()
+
+    def attach(self, server: EmulatorServer) -> None:
+        """Read fault settings (retry-after, error status) from `server`'s current plan."""
+        self.plan_provider = lambda: server.faults.plan
+
+    def reset(self) -> None:
+        """Restart the rate-limit window and the 403/429 throttle alternation (the store is kept)."""
+        with self._lock:
+            self._window_reset = int(time.time()) + 3600
+            self._used = 0
+            self._throttles = 0
+
+    # -- routing table --------------------------------------------------------------------------------
+    def _route(self, method: str, pattern: str, handler: Handler) -> None:
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
+        self._routes.append((method, re.compile(f"^{regex}$"), handler))
+
+    def _install_routes(self) -> None:
+        r = self._route
+        repo = "/repos/{owner}/{repo}"
+        dep = f"{repo}/deployments/{{dep_id}}"
+        pats = "/orgs/{org}/personal-access-tokens"
+        r("GET", "/", self._root)
+        r("GET", "/rate_limit", self._rate_limit)
+        r("GET", "/user", self._me)
+        r("GET", "/users/{user}", self._get_user)
+        r("GET", "/users/{user}/keys", self._user_keys)
+        r("PUT", "/users/{user}/suspended", self._suspend)
+        r("DELETE", "/users/{user}/suspended", self._unsuspend)
+        r("GET", "/orgs/{org}", self._get_org)
+        r("GET", "/orgs/{org}/members", self._members)
+        r("GET", "/orgs/{org}/members/{user}", self._is_member)
+        r("DELETE", "/orgs/{org}/members/{user}", self._remove_member)
+        r("GET", "/orgs/{org}/memberships/{user}", self._membership)
+        r("DELETE", "/orgs/{org}/memberships/{user}", self._remove_membership)
+        r("GET", repo, self._get_repo)
+        r("GET", f"{repo}/tags", self._tags)
+        r("GET", f"{repo}/commits/{{ref}}", self._commit)
+        r("GET", f"{repo}/git/refs/tags", self._tag_refs)
+        r("GET", f"{repo}/git/matching-refs/tags", self._tag_refs)
+        r("GET", f"{repo}/git/matching-refs/tags/{{prefix}}", self._tag_refs)
+        r("GET", f"{repo}/releases", self._releases)
+        r("GET", f"{repo}/releases/latest", self._latest_release)
+        r("GET", f"{repo}/releases/tags/{{tag}}", self._release_by_tag)
+        r("GET", f"{repo}/releases/{{release_id}}", self._release)
+        r("GET", f"{repo}/deployments", self._deployments)
+        r("GET", dep, self._deployment)
+        r("GET", f"{dep}/statuses", self._statuses)
+        r("POST", f"{dep}/statuses", self._create_status)
+        r("GET", f"{dep}/statuses/{{status_id}}", self._status)
+        r("POST", "/admin/users", self._admin_create_user)
+        r("DELETE", "/admin/users/{user}", self._admin_delete_user)
+        r("GET", "/admin/users/{user}/authorizations", self._admin_list_tokens)
+        r("POST", "/admin/users/{user}/authorizations", self._admin_create_token)
+        r("DELETE", "/admin/users/{user}/authorizations", self._admin_delete_tokens)
+        r("GET", "/admin/keys", self._admin_keys)
+        r("DELETE", "/admin/keys/{key_ids}", self._admin_delete_keys)
+        r("GET", pats, self._pat_grants)
+        r("POST", pats, self._pat_bulk_revoke)
+        r("POST", f"{pats}/{{pat_id}}", self._pat_revoke)
+        r("GET", f"{pats}/{{pat_id}}/repositories", self._pat_repos)
+        r("GET", "/organizations/{org_id}/personal-access-tokens/{pat_id}/repositories", self._pat_repos)
+
+    # -- the Emulator protocol ------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        try:
+            with self.store.lock:
+                response = self._dispatch(request)
+        except ApiError as err:
+            response = self._error(err)
+        return self._decorate(response)
+
+    def fault_response(self, kind: FaultKind, request: Request) -> Response:
+        plan = self.plan_provider()
+        if kind is FaultKind.THROTTLE:
+            with self._lock:
+                secondary_403 = self._throttles % 2 == 0
+                self._throttles += 1
+            body = {"message": SECONDARY_LIMIT_MESSAGE, "documentation_url": f"{DOCS_URL}/rate-limit"}
+            response = json_response(403 if secondary_403 else 429, body, {"retry-after": str(plan.retry_after)})
+        else:
+            response = json_response(plan.error_status, {"message": "Server Error"})
+        return self._decorate(response)
+
+    # -- plumbing -------------------------------------------------------------------------------------
+    def _decorate(self, response: Response) -> Response:
+        with self._lock:
+            now = int(time.time())
+            if now >= self._window_reset:
+                self._window_reset, self._used = now + 3600, 0
+            self._used += 1
+            self._seq += 1
+            used, seq, reset = self._used, self._seq, self._window_reset
+        response.headers.update(
+            {
+                "x-ratelimit-limit": str(self.rate_limit),
+                "x-ratelimit-remaining": str(max(0, self.rate_limit - used)),
+                "x-ratelimit-used": str(min(used, self.rate_limit)),
+                "x-ratelimit-reset": str(reset),
+                "x-ratelimit-resource": "core",
+                "x-github-request-id": f"E0{seq:06X}:{seq * 7919 % 0xFFFFF:05X}:{seq:08X}",
+                "x-github-media-type": "github.v3; format=json",
+                "x-github-enterprise-version": "3.14.0",
+            }
+        )
+        return response
+
+    def _rate_snapshot(self) -> Json:
+        with self._lock:
+            used, reset = self._used, self._window_reset
+        return {
+            "limit": self.rate_limit,
+            "remaining": max(0, self.rate_limit - used),
+            "reset": reset,
+            "used": min(used, self.rate_limit),
+            "resource": "core",
+        }
+
+    @staticmethod
+    def _error(err: ApiError) -> Response:
+        body: Json = {"message": err.message, "documentation_url": DOCS_URL, "status": str(err.status)}
+        if err.errors is not None:
+            body["errors"] = err.errors
+        return json_response(err.status, body)
+
+    def _dispatch(self, request: Request) -> Response:
+        path = request.path
+        if path != API_PREFIX and not path.startswith(API_PREFIX + "/"):
+            raise not_found()
+        path = path[len(API_PREFIX) :].rstrip("/") or "/"
+        method = "GET" if request.method == "HEAD" else request.method
+        ctx = Ctx(request=request, urls=Urls.from_base(request.base_url), principal=self._authenticate(request))
+        if self.enforce_rate_limit and self._rate_snapshot()["remaining"] <= 0:
+            raise ApiError(403, "API rate limit exceeded for user ID 1.")
+        for route_method, regex, handler in self._routes:
+            match = regex.match(path)
+            if match and route_method == method:
+                return handler(ctx, {k: unquote(v) for k, v in match.groupdict().items()})
+        raise not_found()
+
+    def _authenticate(self, request: Request) -> str:
+        scheme, _, credential = (request.header("Authorization") or "").strip().partition(" ")
+        credential = credential.strip()
+        if scheme.lower() not in ("token", "bearer") or not credential:
+            raise ApiError(401, "Bad credentials")
+        store = self.store
+        if credential in store.revoked_tokens:
+            raise ApiError(401, "Bad credentials")
+        impersonation = store.token_owner(credential)
+        if impersonation is not None:
+            user = store.find_user(impersonation.login)
+            if user is None or (impersonation.expires_at and impersonation.expires_at <= self.clock.now()):
+                raise ApiError(401, "Bad credentials")
+            if user.suspended_at is not None:
+                raise ApiError(403, "Sorry. Your account was suspended.")
+            return user.login
+        if self.tokens is not None and credential not in self.tokens:
+            raise ApiError(401, "Bad credentials")
+        return store.principal_login
+
+    # -- meta -------------------------------------------------------------------------------------------
+    def _root(self, ctx: Ctx, _: dict[str, str]) -> Response:
+        api = ctx.urls.api
+        return json_response(
+            200,
+            {
+                "current_user_url": f"{api}/user",
+                "emails_url": f"{api}/user/emails",
+                "organization_url": f"{api}/orgs/{{org}}",
+                "rate_limit_url": f"{api}/rate_limit",
+                "repository_url": f"{api}/repos/{{owner}}/{{repo}}",
+                "user_url": f"{api}/users/{{user}}",
+                "installed_version": "3.14.0",
+            },
+        )
+
+    def _rate_limit(self, ctx: Ctx, _: dict[str, str]) -> Response:
+        core = self._rate_snapshot()
+        with self._lock:
+            self._used -= 1  # GET /rate_limit does not count against the limit
+        other = {**core, "remaining": core["limit"], "used": 0}
+        return json_response(
+            200,
+            {
+                "resources": {
+                    "core": core,
+                    "search": {**other, "limit": 30, "remaining": 30, "resource": "search"},
+                    "graphql": {**other, "resource": "graphql"},
+                },
+                "rate": core,
+            },
+        )
+
+    def _me(self, ctx: Ctx, _: dict[str, str]) -> Response:
+        return json_response(200, gj.full_user(ctx.urls, self._principal_rec(ctx)))
+
+    def _get_user(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        user = self.store.find_user(p["user"])
+        if user is not None:
+            return json_response(200, gj.full_user(ctx.urls, user))
+        org = self.store.find_org(p["user"])
+        if org is not None:
+            return json_response(200, gj.org_as_user(ctx.urls, org))
+        if p["user"].lower() == ctx.principal.lower():
+            return json_response(200, gj.full_user(ctx.urls, self._principal_rec(ctx)))
+        raise not_found()
+
+    def _get_org(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        org = self._org(p["org"])
+        body = gj.org_json(ctx.urls, org)
+        body["public_repos"] = sum(1 for r in self.store.repos.values() if r.owner.lower() == org.login.lower())
+        return json_response(200, body)
+
+    def _get_repo(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        repo = self._repo(p)
+        return json_response(200, gj.repo_json(ctx.urls, repo, self._account(ctx, repo.owner)))
+
+    # -- release timeline ---------------------------------------------------------------------------
+    def _tags(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        repo = self._repo(p)
+        tags = sorted(repo.tags.values(), key=lambda t: t.name, reverse=True)
+        return self.page(ctx, tags, lambda t: gj.tag_json(ctx.urls, repo, t))
+
+    def _tag_refs(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        repo = self._repo(p)
+        prefix = p.get("prefix", "")
+        tags = sorted((t for t in repo.tags.values() if t.name.startswith(prefix)), key=lambda t: t.name)
+        if "prefix" not in p and ctx.request.path.rstrip("/").endswith("/git/refs/tags") and not tags:
+            raise not_found()
+        return self.page(ctx, tags, lambda t: gj.tag_ref_json(ctx.urls, repo, t))
+
+    def _commit(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        repo = self._repo(p)
+        ref = p["ref"]
+        commit = repo.commits.get(ref.lower())
+        if commit is None and ref in repo.tags:
+            commit = repo.commits.get(repo.tags[ref].sha)
+        if commit is None and ref == repo.default_branch and repo.commits:
+            commit = max(repo.commits.values(), key=lambda c: c.date)
+        if commit is None and len(ref) >= 7:
+            hits = [c for sha, c in repo.commits.items() if sha.startswith(ref.lower())]
+            commit = hits[0] if len(hits) == 1 else None
+        if commit is None:
+            raise ApiError(422, f"No commit found for SHA: {ref}")
+        author = self._account(ctx, self.store.principal_login)
+        return json_response(200, gj.commit_json(ctx.urls, repo, commit, author))
+
+    def _release_view(self, ctx: Ctx, repo: RepoRec) -> Callable[[Any], Json]:
+        return lambda rel: gj.release_json(ctx.urls, repo, rel, self._account(ctx, rel.author))
+
+    def _releases(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        repo = self._repo(p)
+        releases = sorted(repo.releases.values(), key=lambda r: (r.created_at, r.id), reverse=True)
+        return self.page(ctx, releases, self._release_view(ctx, repo))
+
+    def _latest_release(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        repo = self._repo(p)
+        full = [r for r in repo.releases.values() if not r.draft and not r.prerelease]
+        if not full:
+            raise not_found()
+        latest = max(full, key=lambda r: (r.created_at, r.id))
+        return json_response(200, self._release_view(ctx, repo)(latest))
+
+    def _release_by_tag(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        repo = self._repo(p)
+        rel = next((r for r in repo.releases.values() if r.tag_name == p["tag"] and not r.draft), None)
+        if rel is None:
+            raise not_found()
+        return json_response(200, self._release_view(ctx, repo)(rel))
+
+    def _release(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        repo = self._repo(p)
+        rel = repo.releases.get(int_or_404(p["release_id"]))
+        if rel is None:
+            raise not_found()
+        return json_response(200, self._release_view(ctx, repo)(rel))
+
+    def _deployments(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        repo = self._repo(p)
+        request = ctx.request
+        wanted = {k: request.param(k) for k in ("environment", "ref", "sha", "task")}
+        deps = [
+            d
+            for d in repo.deployments.values()
+            if (wanted["environment"] is None or d.environment == wanted["environment"])
+            and (wanted["ref"] is None or d.ref == wanted["ref"])
+            and (wanted["sha"] is None or d.sha == wanted["sha"].lower())
+            and (wanted["task"] is None or d.task == wanted["task"])
+        ]
+        deps.sort(key=lambda d: (d.created_at, d.id), reverse=True)
+        return self.page(ctx, deps, lambda d: gj.deployment_json(ctx.urls, repo, d, self._account(ctx, d.creator)))
+
+    def _deployment(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        repo = self._repo(p)
+        dep = self._deployment_rec(repo, p["dep_id"])
+        return json_response(200, gj.deployment_json(ctx.urls, repo, dep, self._account(ctx, dep.creator)))
+
+    def _status_view(self, ctx: Ctx, repo: RepoRec, dep: DeploymentRec) -> Callable[[StatusRec], Json]:
+        return lambda st: gj.status_json(ctx.urls, repo, dep, st, self._account(ctx, st.creator))
+
+    def _statuses(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        repo = self._repo(p)
+        dep = self._deployment_rec(repo, p["dep_id"])
+        statuses = sorted(dep.statuses, key=lambda s: (s.created_at, s.id), reverse=True)
+        return self.page(ctx, statuses, self._status_view(ctx, repo, dep))
+
+    def _status(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        repo = self._repo(p)
+        dep = self._deployment_rec(repo, p["dep_id"])
+        wanted = int_or_404(p["status_id"])
+        st = next((s for s in dep.statuses if s.id == wanted), None)
+        if st is None:
+            raise not_found()
+        return json_response(200, self._status_view(ctx, repo, dep)(st))
+
+    def _create_status(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        repo = self._repo(p)
+        dep = self._deployment_rec(repo, p["dep_id"])
+        body = self._body(ctx)
+        if not isinstance(body, dict) or "state" not in body:
+            raise invalid("state", "state is missing", "DeploymentStatus", "missing_field")
+        if body["state"] not in DEPLOYMENT_STATES:
+            raise invalid("state", f"state is not included in the list {sorted(DEPLOYMENT_STATES)}", "DeploymentStatus")
+        now = self._now()
+        st = StatusRec(
+            id=self.store.next_id("status"),
+            state=str(body["state"]),
+            created_at=now,
+            description=str(body.get("description") or ""),
+            environment=str(body.get("environment") or dep.environment),
+            creator=ctx.principal,
+            target_url=str(body.get("target_url") or body.get("log_url") or ""),
+            log_url=str(body.get("log_url") or body.get("target_url") or ""),
+            environment_url=str(body.get("environment_url") or ""),
+        )
+        dep.statuses.append(st)
+        dep.updated_at = max(dep.updated_at, now)
+        return json_response(201, self._status_view(ctx, repo, dep)(st))
+
+    # -- organizations ----------------------------------------------------------------------------------
+    def _members(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        org = self._org(p["org"])
+        flt = ctx.request.param("filter", "all")
+        role = ctx.request.param("role", "all")
+        if flt not in ("all", "2fa_disabled", "2fa_insecure"):
+            raise invalid("filter", f"filter {flt!r} is not valid")
+        if role not in ("all", "admin", "member"):
+            raise invalid("role", f"role {role!r} is not valid")
+        members = [
+            self.store.users[key]
+            for key, member_role in org.members.items()
+            if key in self.store.users and role in ("all", member_role)
+        ]
+        if flt != "all":
+            members = [m for m in members if not m.two_factor_enabled]
+        members.sort(key=lambda m: m.id)
+        return self.page(ctx, members, lambda m: gj.simple_user(ctx.urls, m))
+
+    def _is_member(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        org = self._org(p["org"])
+        if p["user"].lower() in org.members:
+            return empty_response(204)
+        raise not_found()
+
+    def _remove_member(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        org = self._org(p["org"])
+        org.members.pop(p["user"].lower(), None)
+        return empty_response(204)
+
+    def _membership(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        org = self._org(p["org"])
+        role = org.members.get(p["user"].lower())
+        user = self.store.find_user(p["user"])
+        if role is None or user is None:
+            raise not_found()
+        return json_response(200, gj.membership_json(ctx.urls, org, user, role))
+
+    def _remove_membership(self, ctx: Ctx, p: dict[str, str]) -> Response:
+        org = self._org(p["org"])
+        if org.members.pop(p["user"].lower(), None) is None:
+            raise not_found()
+        return empty_response(204)
+
+
+def start_github(
+    *,
+    faults: FaultPlan | None = None,
+    clock: SandboxClock | None = None,
+    tokens: set[str] | None = None,
+) -> tuple[GithubEmulator, EmulatorServer]:
+    """Start a GitHub emulator on a free 127.0.0.1 port (plain HTTP); stop it with `server.stop()`."""
+    emulator = GithubEmulator(clock=clock, tokens=tokens)
+    server = EmulatorServer(emulator, faults=faults, name="github")
+    emulator.attach(server)
+    server.start()
+    return emulator, server
