@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from github import UnknownObjectException
+
 from custodian.model import AccountKind, Credential, CredentialKind, Provider, ServiceAccount
 from custodian.providers.github.client import GithubSession
 
@@ -76,31 +78,65 @@ def _account(
     )
 
 
-def collect_enterprise_accounts(session: GithubSession, is_candidate: NamePredicate) -> list[ServiceAccount]:
-    logins = [u["login"] for u in session.paged("/users") if is_candidate(str(u["login"]))]
-    users = {login: session.get_json(f"/users/{login}") for login in logins}
-    keys_by_user: dict[int, list[Credential]] = {}
-    if users:
-        for key in session.paged("/admin/keys"):
-            if key.get("user_id") is not None:
-                keys_by_user.setdefault(int(key["user_id"]), []).append(_ssh_key(key))
-    accounts = []
-    for user in users.values():
-        enabled = not user.get("suspended_at")
-        accounts.append(_account(session, user, enabled, keys_by_user.get(int(user["id"]), [])))
-    return accounts
+class GithubAccountReader:
+    """Reads machine accounts in the configured mode: the whole inventory, or one account again."""
 
+    def __init__(self, session: GithubSession, mode: str) -> None:
+        if mode not in ("enterprise-server", "organization"):
+            raise ValueError(f"unknown GitHub mode {mode!r}")
+        self.session = session
+        self.mode = mode
 
-def collect_organization_accounts(session: GithubSession, is_candidate: NamePredicate) -> list[ServiceAccount]:
-    org = session.settings.org
-    logins = [m["login"] for m in session.paged(f"/orgs/{org}/members") if is_candidate(str(m["login"]))]
-    grants: dict[str, list[Credential]] = {}
-    if logins:
-        for grant in session.paged(f"/orgs/{org}/personal-access-tokens"):
-            grants.setdefault(str(grant["owner"]["login"]).lower(), []).append(_pat_grant(grant))
-    accounts = []
-    for login in logins:
-        user = session.get_json(f"/users/{login}")
-        keys = [_ssh_key(k) for k in session.paged(f"/users/{login}/keys")]
-        accounts.append(_account(session, user, True, grants.get(login.lower(), []) + keys))
-    return accounts
+    def collect(self, is_candidate: NamePredicate) -> list[ServiceAccount]:
+        if self.mode == "enterprise-server":
+            return self._collect_enterprise(is_candidate)
+        return self._collect_organization(is_candidate)
+
+    def get(self, login: str) -> ServiceAccount | None:
+        """Re-read one account (for confirmation); None when it no longer exists (in the org)."""
+        try:
+            user = self.session.get_json(f"/users/{login}")
+        except UnknownObjectException:
+            return None
+        keys = [_ssh_key(k) for k in self.session.paged(f"/users/{login}/keys")]
+        if self.mode == "enterprise-server":
+            return _account(self.session, user, not user.get("suspended_at"), keys)
+        org = self.session.settings.org
+        member = self.session.status("GET", f"/orgs/{org}/members/{login}") == 204
+        grants = [
+            _pat_grant(g)
+            for g in self.session.paged(f"/orgs/{org}/personal-access-tokens", {"owner[]": login})
+            if str(g["owner"]["login"]).lower() == login.lower()
+        ]
+        if not member and not grants:
+            return None
+        return _account(self.session, user, member, grants + keys)
+
+    def _collect_enterprise(self, is_candidate: NamePredicate) -> list[ServiceAccount]:
+        session = self.session
+        logins = [u["login"] for u in session.paged("/users") if is_candidate(str(u["login"]))]
+        users = {login: session.get_json(f"/users/{login}") for login in logins}
+        keys_by_user: dict[int, list[Credential]] = {}
+        if users:
+            for key in session.paged("/admin/keys"):
+                if key.get("user_id") is not None:
+                    keys_by_user.setdefault(int(key["user_id"]), []).append(_ssh_key(key))
+        return [
+            _account(session, user, not user.get("suspended_at"), keys_by_user.get(int(user["id"]), []))
+            for user in users.values()
+        ]
+
+    def _collect_organization(self, is_candidate: NamePredicate) -> list[ServiceAccount]:
+        session = self.session
+        org = session.settings.org
+        logins = [m["login"] for m in session.paged(f"/orgs/{org}/members") if is_candidate(str(m["login"]))]
+        grants: dict[str, list[Credential]] = {}
+        if logins:
+            for grant in session.paged(f"/orgs/{org}/personal-access-tokens"):
+                grants.setdefault(str(grant["owner"]["login"]).lower(), []).append(_pat_grant(grant))
+        accounts = []
+        for login in logins:
+            user = session.get_json(f"/users/{login}")
+            keys = [_ssh_key(k) for k in session.paged(f"/users/{login}/keys")]
+            accounts.append(_account(session, user, True, grants.get(login.lower(), []) + keys))
+        return accounts

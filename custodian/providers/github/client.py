@@ -85,6 +85,11 @@ class GithubSession:
             url = _next_link(headers.get("link", ""))
             query = None  # the next link carries the query
 
+    def status(self, method: str, path: str) -> int:
+        """The status code of a call whose answer is only a status (e.g. 204/404 membership checks)."""
+        status, _, _ = self.requester.requestJson(method, path)
+        return status
+
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """A mutating raw call (refused by the guard in read-only sessions); returns (status, data)."""
         status, _, text = self.requester.requestJson(method, path, input=body)

@@ -1,0 +1,1 @@
+"""Sweeps orchestrate: collect with the providers, decide with the rules, plan, execute, journal."""

@@ -1,0 +1,93 @@
+"""Executing a plan: journal the intent, act, re-read to confirm, journal the outcome.
+
+Each action first re-reads its account: if the wanted state is already there (a previous, perhaps
+crashed, run got that far) it is journaled as done without acting again. Errors on one action are
+journaled and do not stop the others; nothing is retried blindly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from custodian.model import Action, ActionOutcome, ActionRecord, ServiceAccount
+from custodian.sweeps.gateways import AccountGateway, UnverifiableAction, satisfied
+
+
+class Journal(Protocol):
+    def journal_intent(self, run_id: str, action: Action, at: datetime, snapshot: dict[str, object]) -> int: ...
+
+    def journal_outcome(
+        self,
+        run_id: str,
+        action: Action,
+        outcome: ActionOutcome,
+        at: datetime,
+        detail: str,
+        snapshot: dict[str, object] | None = None,
+    ) -> None: ...
+
+
+@dataclass
+class Executor:
+    run_id: str
+    journal: Journal
+    gateway_for: Callable[[Action], AccountGateway]
+    now: Callable[[], datetime]
+    fence: Callable[[], None] = lambda: None  # raises when this run may no longer act (HA lease lost)
+
+    def run(
+        self, actions: Iterable[Action], on_progress: Callable[[ActionRecord], None] | None = None
+    ) -> list[ActionRecord]:
+        records = []
+        for action in actions:
+            record = self._one(action)
+            records.append(record)
+            if on_progress is not None:
+                on_progress(record)
+        return records
+
+    def _record(
+        self, action: Action, outcome: ActionOutcome, detail: str, snapshot: dict[str, object] | None = None
+    ) -> ActionRecord:
+        at = self.now()
+        self.journal.journal_outcome(self.run_id, action, outcome, at, detail, snapshot)
+        return ActionRecord(action, outcome, at, detail, snapshot or {})
+
+    def _one(self, action: Action) -> ActionRecord:
+        gateway = self.gateway_for(action)
+        try:
+            before = gateway.refresh(action.subject.provider_name)
+        except Exception as exc:  # noqa: BLE001 - journaled as a failed action and reported
+            return self._record(action, ActionOutcome.FAILED, f"re-read before acting failed: {exc}")
+        try:
+            if satisfied(action, before):
+                return self._record(action, ActionOutcome.DONE, "already in the wanted state; nothing to do")
+        except UnverifiableAction:
+            pass
+        assert before is not None  # satisfied() is True for a vanished account
+        snapshot = dict(before.snapshot)
+        self.fence()
+        self.journal.journal_intent(self.run_id, action, self.now(), snapshot)
+        try:
+            gateway.perform(action, before)
+        except Exception as exc:  # noqa: BLE001 - journaled as a failed action and reported
+            return self._record(action, ActionOutcome.FAILED, f"{type(exc).__name__}: {exc}", snapshot)
+        return self._confirm(action, gateway, snapshot)
+
+    def _confirm(self, action: Action, gateway: AccountGateway, snapshot: dict[str, object]) -> ActionRecord:
+        try:
+            after: ServiceAccount | None = gateway.refresh(action.subject.provider_name)
+        except Exception as exc:  # noqa: BLE001
+            return self._record(action, ActionOutcome.UNCONFIRMED, f"re-read after acting failed: {exc}", snapshot)
+        try:
+            ok = satisfied(action, after)
+        except UnverifiableAction:
+            return self._record(
+                action, ActionOutcome.DONE, "accepted by the provider; it offers no read to confirm this step", snapshot
+            )
+        if ok:
+            return self._record(action, ActionOutcome.DONE, "confirmed by re-read", snapshot)
+        return self._record(action, ActionOutcome.UNCONFIRMED, "the re-read does not show the change yet", snapshot)

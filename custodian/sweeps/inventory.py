@@ -1,0 +1,90 @@
+"""Collecting the lifecycle inventory: release timeline, GitHub machine accounts, ACR tokens.
+
+Each scope (the timeline, the GitHub org, each registry) is collected on its own; a failure or a
+throttled-out scope becomes a `CollectionError` for that scope (an ERROR finding that blocks every
+action in it) and the other scopes carry on. Paging is always followed by the providers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from custodian.model import (
+    CollectionError,
+    DeploymentFact,
+    Inventory,
+    Provider,
+    ReleaseTimeline,
+    ServiceAccount,
+    StageStart,
+)
+from custodian.plan import TIMELINE_SCOPE
+from custodian.providers.azure.acr import AcrTokens
+from custodian.providers.github.accounts import GithubAccountReader, org_scope
+from custodian.providers.github.client import GithubSession
+from custodian.providers.github.timeline import collect_timeline
+from custodian.rules.naming import AccountNamer
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class InventorySources:
+    github: GithubSession
+    github_mode: str
+    release_repos: list[str]
+    production_environment: str
+    registries: list[AcrTokens]
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+
+
+def collect_inventory(
+    sources: InventorySources, namer: AccountNamer, now: datetime, progress: Progress | None = None
+) -> Inventory:
+    say = progress or (lambda _: None)
+    errors: list[CollectionError] = []
+    starts: list[StageStart] = []
+    deployments: list[DeploymentFact] = []
+
+    def parse_tag(tag: str) -> tuple[str, str] | None:
+        match = namer.parse_tag(tag)
+        return (match.version, match.stage) if match else None
+
+    for repo in sources.release_repos:
+        say(f"timeline: {repo}")
+        try:
+            repo_starts, repo_deployments = collect_timeline(
+                sources.github, repo, sources.production_environment, parse_tag
+            )
+        except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding that blocks all actions
+            errors.append(CollectionError(Provider.GITHUB, TIMELINE_SCOPE, f"{repo}: {_describe(exc)}"))
+            continue
+        starts += repo_starts
+        deployments += repo_deployments
+
+    accounts: list[ServiceAccount] = []
+    scope = org_scope(sources.github.settings.org)
+    say(f"accounts: {scope}")
+    try:
+        reader = GithubAccountReader(sources.github, sources.github_mode)
+        accounts += reader.collect(namer.looks_like_service_account)
+    except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding for this scope
+        errors.append(CollectionError(Provider.GITHUB, scope, _describe(exc)))
+
+    for registry in sources.registries:
+        say(f"accounts: {registry.registry}")
+        try:
+            tokens = registry.list_accounts()
+        except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding for this scope
+            errors.append(CollectionError(Provider.AZURE, registry.scope, _describe(exc)))
+            continue
+        accounts += [t for t in tokens if namer.looks_like_service_account(t.provider_name)]
+
+    timeline = ReleaseTimeline(namer.stages, tuple(starts), tuple(deployments))
+    return Inventory(now, timeline, tuple(accounts), tuple(errors))
