@@ -44,7 +44,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from custodian.sandbox import github_json as gj
 from custodian.sandbox.clock import SandboxClock
@@ -56,6 +56,7 @@ from custodian.sandbox.github_base import (
     Ctx,
     Handler,
     int_or_404,
+    int_param,
     invalid,
     not_found,
 )
@@ -133,6 +134,7 @@ class GithubEmulator(GithubAdminRoutes):
         r("GET", "/", self._root)
         r("GET", "/rate_limit", self._rate_limit)
         r("GET", "/user", self._me)
+        r("GET", "/users", self._list_users)
         r("GET", "/users/{user}", self._get_user)
         r("GET", "/users/{user}/keys", self._user_keys)
         r("PUT", "/users/{user}/suspended", self._suspend)
@@ -465,6 +467,26 @@ class GithubEmulator(GithubAdminRoutes):
             members = [m for m in members if not m.two_factor_enabled]
         members.sort(key=lambda m: m.id)
         return self.page(ctx, members, lambda m: gj.simple_user(ctx.urls, m))
+
+    def _list_users(self, ctx: Ctx, _: dict[str, str]) -> Response:
+        """`GET /users`: every user of the instance, by id, paged with `since` (a user id), not `page`."""
+        request = ctx.request
+        since = int_param(request, "since", 0)
+        per_page = min(max(int_param(request, "per_page", self.default_per_page), 1), self.max_per_page)
+        users = sorted((u for u in self.store.users.values() if u.id > since), key=lambda u: u.id)
+        chunk, more = users[:per_page], len(users) > per_page
+        fault = None
+        if request.truncate:
+            chunk, more, fault = chunk[: len(chunk) // 2], False, "truncate"
+        headers = {}
+        if more and chunk:
+            query = urlencode(
+                [(k, v) for k, v in parse_qsl(request.raw_query) if k != "since"] + [("since", str(chunk[-1].id))]
+            )
+            headers["Link"] = f'<{request.base_url}{request.path}?{query}>; rel="next"'
+        response = json_response(200, [gj.simple_user(ctx.urls, u) for u in chunk], headers)
+        response.fault = fault
+        return response
 
     def _is_member(self, ctx: Ctx, p: dict[str, str]) -> Response:
         org = self._org(p["org"])

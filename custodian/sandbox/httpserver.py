@@ -123,7 +123,9 @@ class EmulatorServer:
         if self._ssl_context is not None:
             httpd.socket = self._ssl_context.wrap_socket(httpd.socket, server_side=True)
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name=f"{self.name}-server", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"{self.name}-server", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -193,6 +195,7 @@ def _make_handler(server: EmulatorServer) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # small header/body writes would otherwise stall ~40 ms
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
             return  # the structured request log replaces stderr noise

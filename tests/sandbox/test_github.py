@@ -518,3 +518,20 @@ def test_errors_and_seed_validation(sb: Sandbox, g: Github) -> None:
     assert sb.store.user("alice") is None
     with pytest.raises(UnknownObjectException):
         g.get_repo("acme/app")
+
+
+def test_list_users_pages_with_since() -> None:
+    """GHES `GET /users` pages by user id (`since`), not by page number."""
+    store = GithubStore()
+    for i in range(7):
+        store.add_user(f"user-{i}")
+    emulator, server = start_github(tokens={"t"})
+    emulator.store = store
+    try:
+        g = Github(auth=Auth.Token("t"), base_url=server.url + "/api/v3", per_page=3, seconds_between_requests=0)
+        logins = [u.login for u in g.get_users()]
+        assert [f"user-{i}" for i in range(7)] == [x for x in logins if x.startswith("user-")]
+        pages = [r for r in server.requests if r.path == "/api/v3/users"]
+        assert len(pages) >= 3 and any("since=" in r.query for r in pages)
+    finally:
+        server.stop()
