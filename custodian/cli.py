@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from custodian import __version__
-from custodian.commands import config_cmd, sandbox
+from custodian.commands import config_cmd, holds, release_cmd, report_cmd, runs, sandbox
 from custodian.errors import BadInputError, ExitCode
 
 EPILOG = """\
@@ -24,7 +24,10 @@ exit codes:
   1  incomplete run or internal error
 
 start here:
-  release-custodian sandbox serve      local GitHub/ARM/Azurite emulators with the seed scenario
+  release-custodian demo                   the whole story on the built-in sandbox, nothing to configure
+  release-custodian sandbox serve          local GitHub/ARM/Azurite emulators with the seed scenario
+  release-custodian config validate FILE   check a configuration file
+  release-custodian audit -c FILE          read-only audit; reports in reports/<date>/<run-id>/
 """
 
 
@@ -45,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"release-custodian {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    runs.register(subparsers)
+    holds.register(subparsers)
+    release_cmd.register(subparsers)
+    report_cmd.register(subparsers)
     config_cmd.register(subparsers)
     sandbox.register(subparsers)
     return parser

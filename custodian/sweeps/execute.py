@@ -7,7 +7,7 @@ journaled and do not stop the others; nothing is retried blindly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -17,7 +17,7 @@ from custodian.sweeps.gateways import AccountGateway, UnverifiableAction, satisf
 
 
 class Journal(Protocol):
-    def journal_intent(self, run_id: str, action: Action, at: datetime, snapshot: dict[str, object]) -> int: ...
+    def journal_intent(self, run_id: str, action: Action, at: datetime, snapshot: Mapping[str, object]) -> int: ...
 
     def journal_outcome(
         self,
@@ -25,9 +25,9 @@ class Journal(Protocol):
         action: Action,
         outcome: ActionOutcome,
         at: datetime,
-        detail: str,
-        snapshot: dict[str, object] | None = None,
-    ) -> None: ...
+        detail: str = "",
+        snapshot: Mapping[str, object] | None = None,
+    ) -> int: ...
 
 
 @dataclass

@@ -1,0 +1,104 @@
+"""Options and helpers shared by the commands that read the configuration and the ledger."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from custodian.config import Config, ConfigError, load_config
+from custodian.errors import BadInputError
+from custodian.ledger.store import Ledger
+from custodian.logs import configure, is_interactive
+from custodian.model import Finding, Status
+from custodian.timeparse import parse_when
+
+DEFAULT_CONFIG = Path("release-custodian.yaml")
+
+
+def config_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        help=f"configuration file (default: {DEFAULT_CONFIG}; see `release-custodian config schema`)",
+    )
+    parent.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text: progress on a terminal, plain lines otherwise; json: one JSON object per line on stderr",
+    )
+    return parent
+
+
+def load(args: argparse.Namespace) -> Config:
+    try:
+        return load_config(args.config)
+    except ConfigError as exc:
+        raise BadInputError(f"{args.config}: invalid configuration:\n" + "\n".join(exc.problems)) from exc
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def when(text: str | None, option: str, now: datetime) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_when(text, now)
+    except ValueError as exc:
+        raise BadInputError(f"{option}: {exc}") from exc
+
+
+@contextmanager
+def open_ledger(config: Config) -> Iterator[Ledger]:
+    ledger = Ledger.open(config.ledger.url)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+@contextmanager
+def progress_reporter(console: Console, log_format: str) -> Iterator[Callable[[str], None]]:
+    """A rich spinner on a terminal; structured log lines otherwise."""
+    logger = configure(log_format)
+    if is_interactive(log_format):
+        with console.status("starting") as status:
+            yield lambda message: status.update(message)
+    else:
+        yield lambda message: logger.info(message)
+
+
+STATUS_STYLE = {
+    Status.FAIL: "bold red",
+    Status.ERROR: "bold magenta",
+    Status.WARN: "yellow",
+    Status.HELD: "cyan",
+    Status.PASS: "green",
+}
+
+
+def findings_table(findings: list[Finding], *, show_pass: bool = False, limit: int = 40) -> Table:
+    table = Table(show_header=True, header_style="bold")
+    for column in ("status", "rule", "subject", "message"):
+        table.add_column(column, overflow="fold")
+    shown = [f for f in findings if show_pass or f.status is not Status.PASS]
+    order = [Status.FAIL, Status.ERROR, Status.WARN, Status.HELD, Status.PASS]
+    shown.sort(key=lambda f: (order.index(f.status), f.rule, f.subject.provider_name))
+    for finding in shown[:limit]:
+        subject = finding.subject.logical_name or finding.subject.provider_name
+        style = STATUS_STYLE[finding.status]
+        table.add_row(f"[{style}]{finding.status.value}[/]", finding.rule, subject, finding.message)
+    if len(shown) > limit:
+        table.caption = f"... and {len(shown) - limit} more (see the report)"
+    return table

@@ -1,0 +1,100 @@
+"""`release-custodian audit` and `enforce`: one lifecycle run, its summary, report paths and exit code."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.markup import escape
+
+from custodian.commands.common import (
+    config_parent,
+    findings_table,
+    load,
+    open_ledger,
+    progress_reporter,
+    utcnow,
+    when,
+)
+from custodian.config import Config
+from custodian.model import RunMode
+from custodian.sweeps.lifecycle import RunOutcome, RunRequest, run_lifecycle
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parent = config_parent()
+    audit = subparsers.add_parser(
+        "audit",
+        parents=[parent],
+        help="read-only audit of the service-account lifecycle (rules L1-L3, H1, N1, N2)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Collect the release timeline and every service account, evaluate the rules and write the\n"
+            "reports. Read-only on the wire: the HTTP clients refuse any mutating request.\n\n"
+            "examples:\n"
+            "  release-custodian audit -c release-custodian.yaml\n"
+            "  release-custodian audit --as-of now+36h      # what will be due in 36 hours?"
+        ),
+    )
+    audit.add_argument(
+        "--as-of",
+        metavar="TIME",
+        help="evaluate at this time instead of now (a forecast; ISO 8601 or now+36h)",
+    )
+    audit.set_defaults(handler=cmd_audit)
+
+    enforce = subparsers.add_parser(
+        "enforce",
+        parents=[parent],
+        help="plan (and with --apply, take) the actions that fix failing L1-L3 findings",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Without --apply: print the plan and change nothing (clients stay read-only).\n"
+            "With --apply: act on targets in the allowlist (enforce.allowed_subscriptions / allowed_orgs),\n"
+            "within the caps (enforce.max_actions_per_run / max_actions_percent). Every action is journaled\n"
+            "before it is taken and confirmed by a re-read after; held objects are never touched."
+        ),
+    )
+    enforce.add_argument("--apply", action="store_true", help="take the planned actions")
+    enforce.set_defaults(handler=cmd_enforce)
+
+
+def cmd_audit(args: argparse.Namespace, console: Console) -> int:
+    config = load(args)
+    as_of = when(args.as_of, "--as-of", utcnow())
+    return _run(args, console, config, RunRequest(RunMode.AUDIT, as_of=as_of))
+
+
+def cmd_enforce(args: argparse.Namespace, console: Console) -> int:
+    config = load(args)
+    return _run(args, console, config, RunRequest(RunMode.ENFORCE, apply=args.apply))
+
+
+def _run(args: argparse.Namespace, console: Console, config: Config, request: RunRequest) -> int:
+    with open_ledger(config) as ledger, progress_reporter(console, args.log_format) as progress:
+        outcome = run_lifecycle(config, request, ledger=ledger, clock=utcnow, progress=progress)
+    print_outcome(console, outcome)
+    return int(outcome.exit_code)
+
+
+def print_outcome(console: Console, outcome: RunOutcome) -> None:
+    run = outcome.result.run
+    label = (
+        run.mode.value
+        + (" --apply" if run.applied else "")
+        + (f" --as-of {run.as_of:%Y-%m-%dT%H:%MZ}" if run.as_of else "")
+    )
+    console.print(f"[bold]{label}[/bold]  run {run.run_id}", highlight=False)
+    console.print(findings_table(list(outcome.result.findings)))
+    counts = "  ".join(f"{k} {v}" for k, v in outcome.result.counts().items())
+    console.print(f"findings: {counts}", highlight=False)
+    if outcome.plan is not None:
+        outcomes: dict[str, int] = {}
+        for record in outcome.result.actions:
+            outcomes[record.outcome.value] = outcomes.get(record.outcome.value, 0) + 1
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "none"
+        console.print(f"actions: {summary}" + ("  (plan aborted by a safety cap)" if outcome.plan.aborted else ""))
+    calls = ", ".join(f"{p} {sum(m.values())}" for p, m in outcome.api_calls.items())
+    console.print(f"API calls: {calls or 'none'}", highlight=False)
+    console.print(f"reports: {escape(str(outcome.reports.directory))}", highlight=False)
+    console.print(f"exit code: {int(outcome.exit_code)} ({outcome.exit_code.name.lower().replace('_', ' ')})")
