@@ -1,0 +1,32 @@
+"""The ledger: runs, findings, the action journal and holds (SQLAlchemy Core; SQLite or PostgreSQL).
+
+Open with `Ledger.open(url)`; the schema is migrated by the Alembic revisions in `migrations/`.
+Imports `custodian.model` only (reports and jobs read the ledger, the ledger reads nobody).
+"""
+
+from __future__ import annotations
+
+from custodian.ledger.redact import REDACTED, is_secret_key, redact, redact_mapping
+from custodian.ledger.store import (
+    HoldEvent,
+    HoldEventKind,
+    JournalEntry,
+    Ledger,
+    LedgerInputError,
+    RunRecord,
+    finding_key,
+)
+
+__all__ = [
+    "REDACTED",
+    "HoldEvent",
+    "HoldEventKind",
+    "JournalEntry",
+    "Ledger",
+    "LedgerInputError",
+    "RunRecord",
+    "finding_key",
+    "is_secret_key",
+    "redact",
+    "redact_mapping",
+]

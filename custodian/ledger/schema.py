@@ -1,0 +1,159 @@
+"""The ledger's tables, as SQLAlchemy Core metadata (queries only: Alembic migrations create them).
+
+Every timestamp column is a `UTCDateTime`: it refuses naive datetimes, stores UTC (as
+`timestamptz` on PostgreSQL, as naive UTC text on SQLite) and always returns aware UTC datetimes.
+JSON columns hold plain JSON-able values only.
+
+The migrations in `migrations/versions/` must produce exactly these tables; a test compares the
+migrated database with this metadata. Room is left for later tables (leases, job runs): add them
+here and in a new migration, never by editing an applied one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend; naive datetimes are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given to the ledger; pass a timezone-aware UTC time")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):  # pragma: no cover - every supported driver returns datetimes
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("mode", String(16), nullable=False),
+    Column("applied", Boolean(), nullable=False),
+    Column("config_digest", String(128), nullable=False),
+    Column("tool_version", String(64), nullable=False),
+    Column("as_of", UTCDateTime(), nullable=True),
+    Column("outcome", String(32), nullable=True),  # NULL while running (or after a crash)
+    Column("counts", JSON(), nullable=True),
+    Index("ix_runs_started_at", "started_at"),
+)
+
+findings = Table(
+    "findings",
+    metadata,
+    Column("finding_key", String(128), primary_key=True),
+    Column("rule", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("subject", JSON(), nullable=False),
+    Column("message", Text(), nullable=False),
+    Column("evidence", JSON(), nullable=False),
+    Column("remediation", Text(), nullable=False),
+    Column("first_seen_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("last_run_id", String(64), ForeignKey("runs.id"), nullable=False),
+    Index("ix_findings_last_run_id", "last_run_id"),
+)
+
+run_findings = Table(
+    "run_findings",
+    metadata,
+    Column("run_id", String(64), ForeignKey("runs.id"), primary_key=True),
+    Column("seq", Integer(), primary_key=True, autoincrement=False),
+    Column("finding_key", String(128), ForeignKey("findings.finding_key"), nullable=False),
+    Column("rule", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("subject", JSON(), nullable=False),
+    Column("message", Text(), nullable=False),
+    Column("evidence", JSON(), nullable=False),
+    Column("remediation", Text(), nullable=False),
+    Index("ix_run_findings_finding_key", "finding_key"),
+)
+
+action_journal = Table(
+    "action_journal",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("run_id", String(64), ForeignKey("runs.id"), nullable=False),
+    Column("action_key", String(512), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("subject", JSON(), nullable=False),
+    Column("rule", String(128), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("detail", Text(), nullable=False),
+    Column("snapshot", JSON(), nullable=False),
+    Index("ix_action_journal_action_key", "action_key", "id"),
+    Index("ix_action_journal_run_id", "run_id"),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("target_type", String(16), nullable=False),
+    Column("target", String(256), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("placed_by", String(128), nullable=False),
+    Column("placed_at", UTCDateTime(), nullable=False),
+    Column("until", UTCDateTime(), nullable=False),
+    Column("released_at", UTCDateTime(), nullable=True),
+    Column("released_by", String(128), nullable=True),
+    Column("release_reason", Text(), nullable=True),
+    Index("ix_holds_until", "until"),
+)
+
+hold_events = Table(
+    "hold_events",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("hold_id", String(16), ForeignKey("holds.id"), nullable=False),
+    Column("event", String(16), nullable=False),  # "placed" | "released"
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_hold_events_hold_id", "hold_id"),
+)
