@@ -1,0 +1,137 @@
+"""`findings.json`: the canonical report document.
+
+Its top level is a contract that other tools read; keys may be added, none renamed or removed::
+
+    {
+      "schema_version": 1,
+      "run": {"id", "started_at", "finished_at", "mode", "applied", "config_digest",
+              "tool_version", "counts", "verdict", "stages", ["as_of"]},
+      "findings": [{"rule", "status", "severity", "subject", "message", "evidence", "remediation"}],
+      "actions":  [{"kind", "key", "rule", "reason", "outcome", "at", "detail", "subject"}],
+      "holds":    [{"id", "target_type", "target", "reason", "placed_by", "placed_at", "until",
+                    "released_at", "released_by", "release_reason", "active", "state"}]
+    }
+
+`subject` is `{"provider", "kind", "provider_name", "logical_name", "version", "stage",
+"resource_id", "scope"}` (absent values are null). Timestamps are ISO 8601 in UTC with a `Z`
+suffix; `finished_at` is null for a run that did not finish; `as_of` is present only for a
+forecast audit. `counts` has every status, worst first. A hold's `active` is judged at `as_of`
+when set, else at `started_at`. Ordering is deterministic (see `custodian.reports.common`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from custodian.model import ActionRecord, Finding, Hold, RunInfo, RunResult, Subject
+
+from .common import (
+    hold_active,
+    hold_state,
+    iso_utc,
+    iso_utc_or_none,
+    ordered_counts,
+    sorted_actions,
+    sorted_findings,
+    sorted_holds,
+    verdict,
+)
+
+SCHEMA_VERSION = 1
+
+
+def subject_document(subject: Subject) -> dict[str, str | None]:
+    return {
+        "provider": subject.provider,
+        "kind": subject.kind,
+        "provider_name": subject.provider_name,
+        "logical_name": subject.logical_name,
+        "version": subject.version,
+        "stage": subject.stage,
+        "resource_id": subject.resource_id,
+        "scope": subject.scope,
+    }
+
+
+def evidence_document(finding: Finding) -> dict[str, str | None]:
+    """The evidence mapping with its keys sorted (deterministic output)."""
+    return {key: finding.evidence[key] for key in sorted(finding.evidence)}
+
+
+def finding_document(finding: Finding) -> dict[str, Any]:
+    return {
+        "rule": finding.rule,
+        "status": finding.status.value,
+        "severity": finding.severity.value,
+        "subject": subject_document(finding.subject),
+        "message": finding.message,
+        "evidence": evidence_document(finding),
+        "remediation": finding.remediation,
+    }
+
+
+def action_document(record: ActionRecord) -> dict[str, Any]:
+    action = record.action
+    return {
+        "kind": action.kind.value,
+        "key": action.key,
+        "rule": action.rule,
+        "reason": action.reason,
+        "outcome": record.outcome.value,
+        "at": iso_utc(record.at),
+        "detail": record.detail,
+        "subject": subject_document(action.subject),
+    }
+
+
+def hold_document(hold: Hold, run: RunInfo) -> dict[str, Any]:
+    return {
+        "id": hold.hold_id,
+        "target_type": hold.target_type.value,
+        "target": hold.target,
+        "reason": hold.reason,
+        "placed_by": hold.placed_by,
+        "placed_at": iso_utc(hold.placed_at),
+        "until": iso_utc(hold.until),
+        "released_at": iso_utc_or_none(hold.released_at),
+        "released_by": hold.released_by,
+        "release_reason": hold.release_reason,
+        "active": hold_active(hold, run),
+        "state": hold_state(hold, run),
+    }
+
+
+def run_document(result: RunResult) -> dict[str, Any]:
+    run = result.run
+    document: dict[str, Any] = {
+        "id": run.run_id,
+        "started_at": iso_utc(run.started_at),
+        "finished_at": iso_utc_or_none(run.finished_at),
+        "mode": run.mode.value,
+        "applied": run.applied,
+        "config_digest": run.config_digest,
+        "tool_version": run.tool_version,
+        "counts": ordered_counts(result),
+        "verdict": verdict(result).value,
+        "stages": list(result.stages),
+    }
+    if run.as_of is not None:
+        document["as_of"] = iso_utc(run.as_of)
+    return document
+
+
+def build_document(result: RunResult) -> dict[str, Any]:
+    """The canonical report as plain JSON-able data."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run": run_document(result),
+        "findings": [finding_document(f) for f in sorted_findings(result)],
+        "actions": [action_document(a) for a in sorted_actions(result)],
+        "holds": [hold_document(h, result.run) for h in sorted_holds(result)],
+    }
+
+
+def render_json(result: RunResult) -> str:
+    """`findings.json` as text: UTF-8, two-space indent, trailing newline."""
+    return json.dumps(build_document(result), indent=2, ensure_ascii=False) + "\n"

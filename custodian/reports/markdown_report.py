@@ -1,0 +1,191 @@
+"""`summary.md`: a short GitHub-flavoured Markdown summary for a pull-request comment or a
+GitHub Actions step summary (`$GITHUB_STEP_SUMMARY`).
+
+Layout: a one-line verdict heading, a run line, a counts table, the failing (FAIL and ERROR)
+findings (at most `max_failing`, then "and N more"), holds (who, why, until) and actions.
+
+Escaping: free text goes through `md_text` (Markdown punctuation backslash-escaped, `<`, `>`
+and `&` as entities so no HTML gets through, `|` escaped, newlines as `<br>`, long text cut);
+identifiers go in code spans through `md_code` (which also keeps `@name` from notifying anyone).
+"""
+
+from __future__ import annotations
+
+import re
+
+from custodian.model import ActionOutcome, ActionRecord, Finding, Hold, RunMode, RunResult, Status
+
+from .common import (
+    FAILING,
+    STATUS_ORDER,
+    hold_state,
+    human_utc,
+    ordered_counts,
+    sorted_actions,
+    sorted_findings,
+    sorted_holds,
+    subject_label,
+    verdict,
+)
+
+STATUS_ICON: dict[Status, str] = {
+    Status.FAIL: "❌",
+    Status.ERROR: "🛑",
+    Status.WARN: "⚠️",
+    Status.HELD: "⏸️",
+    Status.PASS: "✅",
+}
+
+OUTCOME_ICON: dict[ActionOutcome, str] = {
+    ActionOutcome.PLANNED: "📝",
+    ActionOutcome.INTENT: "⏳",
+    ActionOutcome.DONE: "✅",
+    ActionOutcome.UNCONFIRMED: "❔",
+    ActionOutcome.FAILED: "❌",
+    ActionOutcome.SKIPPED: "⏭️",
+}
+
+_MD_SPECIALS = re.compile(r"([\\`*_\[\]~|#])")
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+
+
+def md_text(text: str, limit: int = 300) -> str:
+    """Free text made safe for a GFM table cell: literal, one line, at most `limit` characters."""
+    text = text.strip()
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    text = _MD_SPECIALS.sub(r"\\\1", text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _NEWLINES.sub("<br>", text)
+
+
+def md_code(text: str, limit: int = 120) -> str:
+    """An identifier as a code span (no Markdown, no HTML, no @-mentions inside), safe in a table."""
+    text = _NEWLINES.sub(" ", text.strip())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    if not text:
+        return ""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    padded = f" {text} " if text.startswith("`") or text.endswith("`") else text
+    return f"{fence}{padded}{fence}".replace("|", "\\|")
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _mode_text(result: RunResult) -> str:
+    if result.run.mode is RunMode.AUDIT:
+        return "audit (read-only)"
+    return "enforce (applied)" if result.run.applied else "enforce (dry run)"
+
+
+def verdict_line(result: RunResult) -> str:
+    """The one-line verdict, e.g. `## ❌ FAIL: 3 FAIL · 1 ERROR · 10 PASS (release-custodian)`."""
+    status = verdict(result)
+    counts = ordered_counts(result)
+    parts = [f"{counts[s.value]} {s.value}" for s in STATUS_ORDER if counts[s.value]]
+    summary = " · ".join(parts) if parts else "no findings"
+    troubled = sum(1 for a in result.actions if a.outcome in {ActionOutcome.FAILED, ActionOutcome.UNCONFIRMED})
+    if troubled:
+        summary += f"; {troubled} action{'s' if troubled != 1 else ''} failed or unconfirmed"
+    return f"## {STATUS_ICON[status]} {status.value}: {summary} (release-custodian)"
+
+
+def _run_line(result: RunResult) -> str:
+    run = result.run
+    digest = run.config_digest if len(run.config_digest) <= 20 else run.config_digest[:19] + "…"
+    parts = [f"Run {md_code(run.run_id)}", md_text(_mode_text(result)), f"started {human_utc(run.started_at)}"]
+    if run.finished_at is not None:
+        parts.append(f"finished {human_utc(run.finished_at)}")
+    else:
+        parts.append("**not finished**")
+    if run.as_of is not None:
+        parts.append(f"**forecast as of {human_utc(run.as_of)}**")
+    parts.append(f"config {md_code(digest)}")
+    parts.append(f"release-custodian {md_code(run.tool_version)}")
+    return " · ".join(parts)
+
+
+def _counts_table(result: RunResult) -> list[str]:
+    counts = ordered_counts(result)
+    return [
+        _row([f"{STATUS_ICON[s]} {s.value}" for s in STATUS_ORDER]),
+        _row(["---:"] * len(STATUS_ORDER)),
+        _row([str(counts[s.value]) for s in STATUS_ORDER]),
+    ]
+
+
+def _finding_row(finding: Finding) -> str:
+    return _row(
+        [
+            f"{STATUS_ICON[finding.status]} {finding.status.value}",
+            md_code(finding.rule),
+            md_code(subject_label(finding.subject)),
+            md_text(finding.message),
+            md_text(finding.remediation, limit=200),
+        ]
+    )
+
+
+def _hold_row(hold: Hold, result: RunResult) -> str:
+    return _row(
+        [
+            md_code(f"{hold.target_type.value} {hold.target}"),
+            md_code(hold.placed_by),
+            md_text(hold.reason, limit=200),
+            human_utc(hold.until),
+            hold_state(hold, result.run),
+        ]
+    )
+
+
+def _action_row(record: ActionRecord) -> str:
+    return _row(
+        [
+            human_utc(record.at),
+            md_code(record.action.kind.value),
+            md_code(subject_label(record.action.subject)),
+            md_code(record.action.rule),
+            f"{OUTCOME_ICON[record.outcome]} {record.outcome.value}",
+            md_text(record.detail or record.action.reason, limit=200),
+        ]
+    )
+
+
+def _limited(rows: list[str], limit: int, what: str) -> list[str]:
+    if len(rows) <= limit:
+        return rows
+    return [*rows[:limit], "", f"_…and {len(rows) - limit} more {what} (see findings.json)._"]
+
+
+def render_markdown(result: RunResult, *, max_failing: int = 50, max_actions: int = 50) -> str:
+    """`summary.md` as text."""
+    lines = [verdict_line(result), "", _run_line(result), "", *_counts_table(result), ""]
+
+    failing = [f for f in sorted_findings(result) if f.status in FAILING]
+    if failing:
+        lines += [f"### Failing findings ({len(failing)})", ""]
+        lines += [_row(["Status", "Rule", "Subject", "Message", "Remediation"]), _row(["---"] * 5)]
+        lines += _limited([_finding_row(f) for f in failing], max_failing, "failing findings")
+    else:
+        lines += ["No failing findings."]
+    lines.append("")
+
+    holds = sorted_holds(result)
+    if holds:
+        lines += [f"### Holds ({len(holds)})", ""]
+        lines += [_row(["Target", "Placed by", "Reason", "Until", "State"]), _row(["---"] * 5)]
+        lines += [_hold_row(h, result) for h in holds]
+        lines.append("")
+
+    actions = sorted_actions(result)
+    if actions:
+        lines += [f"### Actions ({len(actions)})", ""]
+        lines += [_row(["At", "Action", "Subject", "Rule", "Outcome", "Detail"]), _row(["---"] * 6)]
+        lines += _limited([_action_row(a) for a in actions], max_actions, "actions")
+        lines.append("")
+
+    return "\n".join(lines)
