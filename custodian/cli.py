@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from custodian import __version__
-from custodian.commands import config_cmd, holds, release_cmd, report_cmd, runs, sandbox
+from custodian.commands import config_cmd, demo, holds, release_cmd, report_cmd, runs, sandbox
 from custodian.errors import BadInputError, ExitCode
 
 EPILOG = """\
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         "argparse._SubParsersAction[argparse.ArgumentParser]",
         parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser),
     )
+    demo.register(subparsers)
     runs.register(subparsers)
     holds.register(subparsers)
     release_cmd.register(subparsers)

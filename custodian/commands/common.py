@@ -88,9 +88,18 @@ STATUS_STYLE = {
 }
 
 
+def where(scope: str | None) -> str:
+    """A short name for a scope: the org of `github:acme`, the registry of an ARM id."""
+    if not scope:
+        return ""
+    if scope.startswith("github:"):
+        return scope.removeprefix("github:")
+    return scope.rstrip("/").rsplit("/", 1)[-1]
+
+
 def findings_table(findings: list[Finding], *, show_pass: bool = False, limit: int = 40) -> Table:
     table = Table(show_header=True, header_style="bold")
-    for column in ("status", "rule", "subject", "message"):
+    for column in ("status", "rule", "subject", "where", "message"):
         table.add_column(column, overflow="fold")
     shown = [f for f in findings if show_pass or f.status is not Status.PASS]
     order = [Status.FAIL, Status.ERROR, Status.WARN, Status.HELD, Status.PASS]
@@ -98,7 +107,9 @@ def findings_table(findings: list[Finding], *, show_pass: bool = False, limit: i
     for finding in shown[:limit]:
         subject = finding.subject.logical_name or finding.subject.provider_name
         style = STATUS_STYLE[finding.status]
-        table.add_row(f"[{style}]{finding.status.value}[/]", finding.rule, subject, finding.message)
+        table.add_row(
+            f"[{style}]{finding.status.value}[/]", finding.rule, subject, where(finding.subject.scope), finding.message
+        )
     if len(shown) > limit:
         table.caption = f"... and {len(shown) - limit} more (see the report)"
     return table

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from custodian.model import (
     CollectionError,
+    CredentialKind,
     Finding,
     Hold,
     HoldTarget,
@@ -47,7 +48,8 @@ class LifecycleSettings:
 
 
 def iso(when: datetime | None) -> str | None:
-    return None if when is None else when.isoformat().replace("+00:00", "Z")
+    """UTC ISO 8601 to the second (`2026-11-26T08:00:00Z`), as people read evidence."""
+    return None if when is None else when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def subject_of(account: ServiceAccount, parsed: ParsedAccount | None = None) -> Subject:
@@ -254,8 +256,8 @@ class _AccountRules:
         limit = self.settings.max_credential_lifetime
         problems = []
         for cred in account.credentials:
-            if not cred.working_at(self.now):
-                continue
+            if not cred.working_at(self.now) or cred.kind is CredentialKind.SSH_KEY:
+                continue  # SSH keys have no expiry on GitHub: H1 is about tokens and passwords
             if cred.expires_at is None:
                 problems.append(f"{cred.kind.value}:{cred.name} never expires")
             elif cred.expires_at - (cred.created_at or self.now) > limit:

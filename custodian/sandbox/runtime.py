@@ -84,7 +84,7 @@ class Sandbox:
         self.faults = faults
         self.page_size = page_size
         self.with_azurite = with_azurite
-        self.clock = SandboxClock(scenario.clock_start())
+        self.clock = SandboxClock(scenario.clock_start(), ticking=True)
         self.azure_token = "sandbox-arm-" + secrets.token_hex(12)
         self.github_token = "sandbox-gh-" + secrets.token_hex(12)
         self.arm: ArmEmulator | None = None
