@@ -1,0 +1,74 @@
+"""Fixtures for end-to-end tests: the seed sandbox (ARM + GitHub emulators) and a config bound to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from custodian.commands.demo import SANDBOX_CONFIG
+from custodian.config import Config, LedgerConfig, ReportsConfig, load_config
+from custodian.ledger.store import Ledger
+from custodian.model import HoldTarget
+from custodian.sandbox.runtime import Sandbox
+from custodian.sandbox.scenario import load_scenario, resolved_holds
+
+
+@dataclass
+class Env:
+    sandbox: Sandbox
+    config: Config
+    ledger: Ledger
+    tmp: Path
+
+    def requests(self) -> list[tuple[str, str, int]]:
+        """Every request both emulators saw, as (method, path, status)."""
+        out = []
+        for server in (self.sandbox.arm_server, self.sandbox.github_server):
+            assert server is not None
+            out += [(r.method, r.path, r.status) for r in server.requests]
+        return out
+
+    def clear_logs(self) -> None:
+        for server in (self.sandbox.arm_server, self.sandbox.github_server):
+            assert server is not None
+            server.clear_log()
+
+
+def bind_config(sandbox: Sandbox, tmp: Path, monkeypatch: pytest.MonkeyPatch, **updates: object) -> Config:
+    for key, value in sandbox.env.as_env().items():
+        monkeypatch.setenv(key, value)
+    config = load_config(SANDBOX_CONFIG)
+    return config.model_copy(
+        update={
+            "ledger": LedgerConfig(url=f"sqlite:///{tmp / 'ledger.sqlite'}"),
+            "reports": ReportsConfig(directory=tmp / "reports"),
+            **updates,
+        }
+    )
+
+
+@pytest.fixture()
+def seed_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    scenario = load_scenario("seed")
+    with Sandbox(scenario, workdir=tmp_path / "sandbox", with_azurite=False) as sandbox:
+        config = bind_config(sandbox, tmp_path, monkeypatch)
+        ledger = Ledger.open(config.ledger.url)
+        for hold in resolved_holds(scenario, sandbox.clock.now()):
+            ledger.place_hold(
+                HoldTarget.VERSION if hold.version else HoldTarget.ACCOUNT,
+                hold.version or hold.account or "",
+                hold.reason,
+                hold.by,
+                hold.placed_at,
+                hold.until,
+                config.holds.max_duration,
+            )
+        sandbox.arm_server.clear_log()  # type: ignore[union-attr]
+        sandbox.github_server.clear_log()  # type: ignore[union-attr]
+        try:
+            yield Env(sandbox, config, ledger, tmp_path)
+        finally:
+            ledger.close()
