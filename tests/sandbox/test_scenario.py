@@ -640,7 +640,7 @@ STORY = [
     ("qaregistry/v0-0-1-qa-acr-sa", "L3", Status.FAIL),
     ("v0-0-1-uat-gh-sa", "L1", Status.FAIL),  # its hold expired
     ("v0-0-1-uat-gh-sa", "L3", Status.FAIL),
-    ("v0-0-1-uat-gh-sa", "H1", Status.WARN),  # SSH keys never expire
+    ("v0-0-1-uat-gh-sa", "H1", Status.PASS),  # its token lives 7 days; H1 does not judge SSH keys
     ("uatsecureregistry/v0-0-1-uat-acr-sa", "L1", Status.FAIL),
     ("uatregistry/v0-0-1-uat-acr-sa", "L1", Status.FAIL),  # disabled, but the password works
     ("v0-0-1-prod-gh-sa", "L2", Status.FAIL),
