@@ -5,7 +5,8 @@
 - Targets outside the enforce allowlist (subscriptions, orgs) are refused.
 - Blast-radius caps: more actions than `max_actions_per_run`, or more accounts than
   `max_actions_percent` of the inventory, abort the whole plan before the first action.
-Refusals and aborts are findings (rule `SAFETY`), so they show in every report.
+Refusals and aborts are WARN findings (rule `SAFETY`), so they show in every report; the FAIL
+findings they leave unremediated keep the run's exit code at 3.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class Plan:
 def _safety(subject: Subject, message: str, severity: Severity = Severity.HIGH) -> Finding:
     return Finding(
         "SAFETY",
-        Status.ERROR,
+        Status.WARN,
         severity,
         subject,
         message,

@@ -49,6 +49,26 @@ class Executor:
                 on_progress(record)
         return records
 
+    def resolve_pending(self, pending: Iterable[tuple[str, Action]]) -> list[ActionRecord]:
+        """Settle intents a crashed run journaled without an outcome: re-read, never act again.
+
+        If the re-read shows the wanted state the crashed run's action took effect (DONE); otherwise
+        it is UNCONFIRMED and the current plan, built from a fresh inventory, decides what to do.
+        """
+        records = []
+        for crashed_run, action in pending:
+            try:
+                after = self.gateway_for(action).refresh(action.subject.provider_name)
+                ok = satisfied(action, after)
+            except UnverifiableAction:
+                ok = True
+            except Exception as exc:  # noqa: BLE001 - journaled and reported
+                records.append(self._record(action, ActionOutcome.UNCONFIRMED, f"crashed run {crashed_run}: {exc}"))
+                continue
+            detail = f"taken by crashed run {crashed_run}; " + ("confirmed by re-read" if ok else "not in effect")
+            records.append(self._record(action, ActionOutcome.DONE if ok else ActionOutcome.UNCONFIRMED, detail))
+        return records
+
     def _record(
         self, action: Action, outcome: ActionOutcome, detail: str, snapshot: dict[str, object] | None = None
     ) -> ActionRecord:

@@ -203,7 +203,10 @@ def run_lifecycle(
             if applying and not plan.aborted:
                 say(f"applying {len(plan.actions)} action(s)")
                 executor = Executor(info.run_id, ledger, providers.gateway_for, clock)
-                records = executor.run(plan.actions, on_action)
+                planned = {a.key for a in plan.actions}
+                crashed = [(e.run_id, e.record.action) for e in ledger.pending_intents()]
+                records = executor.resolve_pending([(r, a) for r, a in crashed if a.key not in planned])
+                records += executor.run(plan.actions, on_action)
             else:
                 records = [ActionRecord(a, ActionOutcome.PLANNED, started, "dry run") for a in plan.actions]
         ledger.record_findings(info.run_id, findings, started)
