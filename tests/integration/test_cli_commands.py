@@ -1,0 +1,70 @@
+"""The CLI against the seed sandbox: audit/enforce exit codes, release status, report list/show, demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from custodian.cli import main
+from custodian.commands.demo import SANDBOX_CONFIG
+from tests.integration.conftest import Env
+
+
+@pytest.fixture()
+def cli_env(seed_env: Env, monkeypatch: pytest.MonkeyPatch) -> Env:
+    monkeypatch.chdir(seed_env.tmp)  # the sandbox config keeps its ledger and reports relative to the cwd
+    return seed_env
+
+
+def test_audit_enforce_and_reports_through_the_cli(cli_env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(SANDBOX_CONFIG)
+    assert main(["audit", "-c", config, "--log-format", "json"]) == 3
+    captured = capsys.readouterr()
+    assert "exit code: 3" in captured.out
+    log_lines = [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
+    assert log_lines and all({"ts", "level", "msg"} <= set(line) for line in log_lines)
+
+    assert main(["enforce", "-c", config]) == 3  # dry run: the plan, no change
+    assert "planned" in capsys.readouterr().out
+    assert {m for m, _, _ in cli_env.requests()} <= {"GET", "HEAD"}
+
+    assert main(["enforce", "-c", config, "--apply"]) == 0
+    assert main(["audit", "-c", config]) == 0
+    capsys.readouterr()
+
+    assert main(["report", "list", "-c", config]) == 0
+    listing = capsys.readouterr().out
+    assert listing.count("audit") >= 2 and "enforce" in listing
+    assert main(["report", "show", "latest", "-c", config]) == 0
+    shown = capsys.readouterr().out
+    assert "report.html" in shown and "findings.json" in shown
+    assert main(["report", "show", "no-such-run", "-c", config]) == 2
+
+
+def test_release_status(cli_env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(SANDBOX_CONFIG)
+    assert main(["release", "status", "v0.0.1", "-c", config]) == 0
+    out = capsys.readouterr().out
+    assert "v0.0.1 timeline" in out and "tag v0.0.1-qa" in out and "success" in out
+    assert "v0.0.1-uat-gh-sa" in out
+    assert main(["release", "status", "v9.9.9", "-c", config]) == 2
+    assert "no tag, release or deployment" in capsys.readouterr().err
+    assert main(["release", "status", "latest", "-c", config]) == 2
+    assert "is not a release version" in capsys.readouterr().err
+
+
+@pytest.mark.azurite
+def test_demo_runs_the_story_and_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--log-format", "json"]) == 0
+    text = capsys.readouterr().out
+    assert "1. audit" in text and "2. enforce --apply" in text and "3. audit again" in text
+    assert "held and untouched: v0.0.0-prod-acr-sa, v0.0.0-prod-gh-sa, v0.0.0-uat-gh-sa" in " ".join(text.split())
+    assert "still failing after enforce" not in text
+    assert len(list(out.glob("reports/*/*/report.html"))) == 3
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "precious.txt").write_text("keep")
+    assert main(["demo", "--out", str(tmp_path / "other")]) == 2
+    assert (tmp_path / "other" / "precious.txt").read_text() == "keep"
