@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 
 from custodian.config import Config, ConfigError, load_config
@@ -16,6 +17,8 @@ from custodian.errors import BadInputError
 from custodian.ledger.store import Ledger
 from custodian.logs import configure, is_interactive
 from custodian.model import Finding, Status
+from custodian.progress import LogProgress
+from custodian.progress import Progress as ProgressSink
 from custodian.timeparse import parse_when
 
 DEFAULT_CONFIG = Path("release-custodian.yaml")
@@ -68,15 +71,36 @@ def open_ledger(config: Config) -> Iterator[Ledger]:
         ledger.close()
 
 
+class RichProgress:
+    """A progress bar per phase on a terminal (rich)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task: TaskID | None = None
+
+    def begin(self, description: str, total: int) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, visible=False)
+        self._task = self._progress.add_task(description, total=total)
+
+    def advance(self, message: str) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, advance=1, description=message)
+
+    def note(self, message: str) -> None:
+        self._progress.console.log(message)
+
+
 @contextmanager
-def progress_reporter(console: Console, log_format: str) -> Iterator[Callable[[str], None]]:
-    """A rich spinner on a terminal; structured log lines otherwise."""
+def progress_reporter(console: Console, log_format: str) -> Iterator[ProgressSink]:
+    """A rich progress bar on a terminal; structured log lines otherwise (JSON with --log-format json)."""
     logger = configure(log_format)
     if is_interactive(log_format):
-        with console.status("starting") as status:
-            yield lambda message: status.update(message)
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            yield RichProgress(bar)
     else:
-        yield lambda message: logger.info(message)
+        yield LogProgress(logger)
 
 
 STATUS_STYLE = {

@@ -21,6 +21,7 @@ from custodian.errors import BadInputError, ExitCode
 from custodian.ledger.store import Ledger
 from custodian.logs import configure
 from custodian.model import HoldTarget, RunMode, Status
+from custodian.progress import LogProgress
 from custodian.sweeps.lifecycle import RunOutcome, RunRequest, run_lifecycle
 
 SANDBOX_CONFIG = Path(__file__).resolve().parents[1] / "sandbox" / "sandbox-config.yaml"
@@ -59,7 +60,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     shutil.rmtree(out / "ledger", ignore_errors=True)
     (out / "ledger").mkdir(parents=True, exist_ok=True)
     (out / ".release-custodian-demo").touch()
-    logger = configure(args.log_format)
+    progress = LogProgress(configure(args.log_format))
 
     sandbox = Sandbox(scenario, workdir=out / "sandbox")
     try:
@@ -88,15 +89,15 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
                     target_type, target, hold.reason, hold.by, hold.placed_at, hold.until, config.holds.max_duration
                 )
             console.rule("1. audit (read-only)")
-            first = run_lifecycle(config, RunRequest(RunMode.AUDIT), ledger=ledger, clock=clock, progress=logger.info)
+            first = run_lifecycle(config, RunRequest(RunMode.AUDIT), ledger=ledger, clock=clock, progress=progress)
             print_outcome(console, first)
             console.rule("2. enforce --apply")
             applied = run_lifecycle(
-                config, RunRequest(RunMode.ENFORCE, apply=True), ledger=ledger, clock=clock, progress=logger.info
+                config, RunRequest(RunMode.ENFORCE, apply=True), ledger=ledger, clock=clock, progress=progress
             )
             print_outcome(console, applied)
             console.rule("3. audit again")
-            second = run_lifecycle(config, RunRequest(RunMode.AUDIT), ledger=ledger, clock=clock, progress=logger.info)
+            second = run_lifecycle(config, RunRequest(RunMode.AUDIT), ledger=ledger, clock=clock, progress=progress)
             print_outcome(console, second)
         finally:
             ledger.close()

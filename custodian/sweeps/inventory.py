@@ -7,7 +7,6 @@ action in it) and the other scopes carry on. Paging is always followed by the pr
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,13 +20,12 @@ from custodian.model import (
     StageStart,
 )
 from custodian.plan import TIMELINE_SCOPE
+from custodian.progress import NullProgress, Progress
 from custodian.providers.azure.acr import AcrTokens
 from custodian.providers.github.accounts import GithubAccountReader, org_scope
 from custodian.providers.github.client import GithubSession
 from custodian.providers.github.timeline import collect_timeline
 from custodian.rules.naming import AccountNamer
-
-Progress = Callable[[str], None]
 
 
 @dataclass
@@ -47,7 +45,8 @@ def _describe(exc: BaseException) -> str:
 def collect_inventory(
     sources: InventorySources, namer: AccountNamer, now: datetime, progress: Progress | None = None
 ) -> Inventory:
-    say = progress or (lambda _: None)
+    progress = progress or NullProgress()
+    progress.begin("collecting", len(sources.release_repos) + 1 + len(sources.registries))
     errors: list[CollectionError] = []
     starts: list[StageStart] = []
     deployments: list[DeploymentFact] = []
@@ -57,34 +56,34 @@ def collect_inventory(
         return (match.version, match.stage) if match else None
 
     for repo in sources.release_repos:
-        say(f"timeline: {repo}")
         try:
             repo_starts, repo_deployments = collect_timeline(
                 sources.github, repo, sources.production_environment, parse_tag
             )
         except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding that blocks all actions
             errors.append(CollectionError(Provider.GITHUB, TIMELINE_SCOPE, f"{repo}: {_describe(exc)}"))
-            continue
-        starts += repo_starts
-        deployments += repo_deployments
+        else:
+            starts += repo_starts
+            deployments += repo_deployments
+        progress.advance(f"timeline {repo}")
 
     accounts: list[ServiceAccount] = []
     scope = org_scope(sources.github.settings.org)
-    say(f"accounts: {scope}")
     try:
         reader = GithubAccountReader(sources.github, sources.github_mode)
         accounts += reader.collect(namer.looks_like_service_account)
     except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding for this scope
         errors.append(CollectionError(Provider.GITHUB, scope, _describe(exc)))
+    progress.advance(f"accounts {scope}")
 
     for registry in sources.registries:
-        say(f"accounts: {registry.registry}")
         try:
             tokens = registry.list_accounts()
         except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding for this scope
             errors.append(CollectionError(Provider.AZURE, registry.scope, _describe(exc)))
-            continue
-        accounts += [t for t in tokens if namer.looks_like_service_account(t.provider_name)]
+        else:
+            accounts += [t for t in tokens if namer.looks_like_service_account(t.provider_name)]
+        progress.advance(f"tokens {registry.registry}")
 
     timeline = ReleaseTimeline(namer.stages, tuple(starts), tuple(deployments))
     return Inventory(now, timeline, tuple(accounts), tuple(errors))

@@ -27,6 +27,7 @@ from custodian.model import (
     Status,
 )
 from custodian.plan import Plan, PlanLimits, plan_actions
+from custodian.progress import NullProgress, Progress
 from custodian.providers.azure.acr import AcrTokens
 from custodian.providers.azure.clients import ArmClients, ArmSettings, StaticTokenCredential
 from custodian.providers.github.accounts import GithubAccountReader
@@ -38,8 +39,6 @@ from custodian.rules.lifecycle import LifecycleSettings, evaluate_accounts
 from custodian.sweeps.execute import Executor
 from custodian.sweeps.gateways import AccountGateway, AcrGateway, GithubGateway
 from custodian.sweeps.inventory import InventorySources, collect_inventory
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -154,6 +153,13 @@ def exit_code_for(findings: list[Finding], records: list[ActionRecord], applied:
     return ExitCode.FAILING_FINDINGS
 
 
+def _report_action(record: ActionRecord, progress: Progress, on_action: Callable[[ActionRecord], None] | None) -> None:
+    action = record.action
+    progress.advance(f"{action.kind.value} {action.subject.provider_name}: {record.outcome.value}")
+    if on_action is not None:
+        on_action(record)
+
+
 def run_lifecycle(
     config: Config,
     request: RunRequest,
@@ -163,7 +169,7 @@ def run_lifecycle(
     progress: Progress | None = None,
     on_action: Callable[[ActionRecord], None] | None = None,
 ) -> RunOutcome:
-    say = progress or (lambda _: None)
+    progress = progress or NullProgress()
     started = clock()
     applying = request.mode is RunMode.ENFORCE and request.apply
     info = RunInfo(
@@ -181,8 +187,8 @@ def run_lifecycle(
     providers = Providers(config, read_only=not applying, counter=counter)
     try:
         evaluated_at = request.as_of or started
-        inventory = collect_inventory(providers.sources(), config.namer(), started, say)
-        say(f"collected {len(inventory.accounts)} accounts, {len(inventory.errors)} incomplete scope(s)")
+        inventory = collect_inventory(providers.sources(), config.namer(), started, progress)
+        progress.note(f"collected {len(inventory.accounts)} accounts, {len(inventory.errors)} incomplete scope(s)")
         holds = report_holds(ledger, evaluated_at)
         findings = evaluate_accounts(inventory, holds, evaluated_at, lifecycle_settings(config))
         plan: Plan | None = None
@@ -201,12 +207,12 @@ def run_lifecycle(
             )
             findings = findings + list(plan.refusals)
             if applying and not plan.aborted:
-                say(f"applying {len(plan.actions)} action(s)")
+                progress.begin("applying", len(plan.actions))
                 executor = Executor(info.run_id, ledger, providers.gateway_for, clock)
                 planned = {a.key for a in plan.actions}
                 crashed = [(e.run_id, e.record.action) for e in ledger.pending_intents()]
                 records = executor.resolve_pending([(r, a) for r, a in crashed if a.key not in planned])
-                records += executor.run(plan.actions, on_action)
+                records += executor.run(plan.actions, lambda r: _report_action(r, progress, on_action))
             else:
                 records = [ActionRecord(a, ActionOutcome.PLANNED, started, "dry run") for a in plan.actions]
         ledger.record_findings(info.run_id, findings, started)
