@@ -102,57 +102,61 @@ class _AccountRules:
         self.timeline = inventory.timeline
         self.now = now
 
+    def _revocation(
+        self,
+        rule: str,
+        severity: Severity,
+        account: ServiceAccount,
+        parsed: ParsedAccount,
+        trigger: tuple[datetime, str, dict[str, str | None]] | None,
+        not_due: str,
+        grace: timedelta,
+    ) -> Finding:
+        """L1 and L2 share one shape: not triggered, within grace, revoked, or FAIL.
+
+        `trigger` is (when it happened, how to say it, its evidence) or None when it has not.
+        """
+        subject = subject_of(account, parsed)
+        evidence = _state_evidence(account, self.now)
+        if trigger is None:
+            return Finding(
+                rule, Status.PASS, Severity.INFO, subject, f"{parsed.logical_name}: not due, {not_due}", evidence
+            )
+        at, happened, trigger_evidence = trigger
+        due = at + grace
+        evidence |= trigger_evidence | {"due_at": iso(due)}
+        if self.now < due:
+            message = f"{parsed.logical_name}: within the grace period; must be revoked by {iso(due)}"
+            return Finding(rule, Status.PASS, Severity.INFO, subject, message, evidence)
+        if _revoked(account, self.now):
+            message = f"{parsed.logical_name}: disabled, no working credential"
+            return Finding(rule, Status.PASS, Severity.INFO, subject, message, evidence)
+        state = "enabled" if account.enabled else "holding working credentials"
+        return Finding(
+            rule,
+            Status.FAIL,
+            severity,
+            subject,
+            f"{parsed.logical_name} is still {state} although {happened}",
+            evidence,
+            _disable_remediation(account),
+        )
+
     def handoff(self, account: ServiceAccount, parsed: ParsedAccount) -> Finding | None:
         next_stage = self.timeline.next_stage(parsed.stage)
         if next_stage is None:
             return None
-        subject = subject_of(account, parsed)
         start = self._later_stage_start(parsed)
-        evidence = _state_evidence(account, self.now) | {"next_stage": next_stage}
-        if start is None:
-            return Finding(
-                "L1",
-                Status.PASS,
-                Severity.INFO,
-                subject,
-                f"{parsed.logical_name}: not due, stage {next_stage} of {parsed.version} has not started",
-                evidence,
-            )
-        due = start.at + self.settings.handoff_grace
-        evidence |= {
-            "next_stage": start.stage,
-            "next_stage_started_at": iso(start.at),
-            "evidence_source": start.source,
-            "due_at": iso(due),
-        }
-        if self.now < due:
-            return Finding(
-                "L1",
-                Status.PASS,
-                Severity.INFO,
-                subject,
-                f"{parsed.logical_name}: within the hand-off grace; must be revoked by {iso(due)}",
-                evidence,
-            )
-        if _revoked(account, self.now):
-            return Finding(
-                "L1",
-                Status.PASS,
-                Severity.INFO,
-                subject,
-                f"{parsed.logical_name}: disabled, no working credential",
-                evidence,
-            )
-        return Finding(
-            "L1",
-            Status.FAIL,
-            Severity.HIGH,
-            subject,
-            f"{parsed.logical_name} is still {'enabled' if account.enabled else 'holding working credentials'} "
-            f"although stage {start.stage} of {parsed.version} started at {iso(start.at)}",
-            evidence,
-            _disable_remediation(account),
-        )
+        trigger = None
+        if start is not None:
+            evidence = {
+                "next_stage": start.stage,
+                "next_stage_started_at": iso(start.at),
+                "evidence_source": start.source,
+            }
+            trigger = (start.at, f"stage {start.stage} of {parsed.version} started at {iso(start.at)}", evidence)
+        not_due = f"stage {next_stage} of {parsed.version} has not started"
+        return self._revocation("L1", Severity.HIGH, account, parsed, trigger, not_due, self.settings.handoff_grace)
 
     def _later_stage_start(self, parsed: ParsedAccount) -> StageStart | None:
         """The earliest start of any stage after the account's (a skipped stage still hands off)."""
@@ -164,52 +168,16 @@ class _AccountRules:
     def prod_revocation(self, account: ServiceAccount, parsed: ParsedAccount) -> Finding | None:
         if parsed.stage != self.settings.stages[-1]:
             return None
-        subject = subject_of(account, parsed)
         deployment = self.timeline.prod_success(parsed.version)
-        evidence = _state_evidence(account, self.now)
-        if deployment is None or deployment.first_success_at is None:
-            return Finding(
-                "L2",
-                Status.PASS,
-                Severity.INFO,
-                subject,
-                f"{parsed.logical_name}: not due, no successful production deployment of {parsed.version} yet",
-                evidence,
-            )
-        success = deployment.first_success_at
-        due = success + self.settings.prod_revocation_grace
-        evidence |= {
-            "deployment_id": str(deployment.deployment_id),
-            "production_success_at": iso(success),
-            "due_at": iso(due),
-        }
-        if self.now < due:
-            return Finding(
-                "L2",
-                Status.PASS,
-                Severity.INFO,
-                subject,
-                f"{parsed.logical_name}: within the revocation grace; must be revoked by {iso(due)}",
-                evidence,
-            )
-        if _revoked(account, self.now):
-            return Finding(
-                "L2",
-                Status.PASS,
-                Severity.INFO,
-                subject,
-                f"{parsed.logical_name}: disabled, no working credential",
-                evidence,
-            )
-        return Finding(
-            "L2",
-            Status.FAIL,
-            Severity.CRITICAL,
-            subject,
-            f"{parsed.logical_name} is still {'enabled' if account.enabled else 'holding working credentials'} "
-            f"although {parsed.version} was deployed to production successfully at {iso(success)}",
-            evidence,
-            _disable_remediation(account),
+        trigger = None
+        if deployment is not None and deployment.first_success_at is not None:
+            success = deployment.first_success_at
+            evidence = {"deployment_id": str(deployment.deployment_id), "production_success_at": iso(success)}
+            happened = f"{parsed.version} was deployed to production successfully at {iso(success)}"
+            trigger = (success, happened, evidence)
+        not_due = f"no successful production deployment of {parsed.version} yet"
+        return self._revocation(
+            "L2", Severity.CRITICAL, account, parsed, trigger, not_due, self.settings.prod_revocation_grace
         )
 
     def retention(self, account: ServiceAccount, parsed: ParsedAccount) -> Finding:
