@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo sandbox test lint unit clean
+.PHONY: setup demo sandbox test test-offline lint unit clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -36,6 +36,10 @@ lint: setup
 
 unit: setup
 	$(BIN)/pytest
+
+## test-offline: the test-suite in a network namespace with only loopback (root; proves no network is used)
+test-offline: setup
+	unshare -n sh -c 'ip link set lo up && $(BIN)/pytest -p no:cacheprovider'
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .sandbox
