@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -213,6 +214,47 @@ class EnforceConfig(_Strict):
     max_actions_percent: float = Field(default=50.0, gt=0, le=100)
 
 
+class StorageAccountConfig(_Strict):
+    """A storage account the blob sweep reads (data plane): by connection string or account URL."""
+
+    name: str = Field(description="the account name, as in reports")
+    connection_string: SecretRef | None = Field(default=None, description="where the connection string lives")
+    account_url: str | None = Field(default=None, description="https://<name>.blob.core.windows.net (Entra ID auth)")
+    containers: list[str] | None = Field(default=None, description="containers to sweep; all when absent")
+    ephemeral_containers: list[str] = Field(default_factory=list, description="containers whose old blobs are O6")
+
+    @model_validator(mode="after")
+    def _one_endpoint(self) -> StorageAccountConfig:
+        if (self.connection_string is None) == (self.account_url is None):
+            raise ValueError("give exactly one of 'connection_string' or 'account_url'")
+        return self
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be a positive duration (a zero grace would delete without a warning period)")
+    return value
+
+
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+
+
+class ReaperConfig(_Strict):
+    """Rule L4 (QA/UAT leftovers after prod) and orphans O1-O6, reaped in two phases (mark, then delete)."""
+
+    policies_dir: Path = Field(default=Path("policies"), description="Cloud Custodian policy files")
+    mark_grace: PositiveDuration = Field(description="time between marking and deleting; required, never zero")
+    leftover_grace: Duration = Field(default=timedelta(hours=24), description="L4: after the production success")
+    hold_tag: str = Field(default="custodian-hold", description="a resource or blob with this tag is never touched")
+    mark_tag: str = Field(default="custodian-reap", description="tag holding the planned deletion (mark-for-op)")
+    orphan_disk_min_age: PositiveDuration = Field(default=timedelta(days=30), description="O1")
+    stopped_vm_min_age: PositiveDuration = Field(default=timedelta(days=14), description="O5")
+    stale_blob_age: PositiveDuration = Field(default=timedelta(days=7), description="O6, from last-modified")
+    storage_accounts: list[StorageAccountConfig] = Field(default_factory=list)
+    price_table: Path | None = Field(default=None, description="a price table file overriding the shipped one")
+    c7n_timeout: PositiveDuration = Field(default=timedelta(minutes=15), description="per c7n policy run")
+
+
 class LedgerConfig(_Strict):
     url: str = "sqlite:///.custodian/ledger.sqlite"
 
@@ -232,6 +274,7 @@ class Config(_Strict):
     holds: HoldsConfig = Field(default_factory=HoldsConfig)
     mode: Mode = Mode.AUDIT
     enforce: EnforceConfig = Field(default_factory=EnforceConfig)
+    reaper: ReaperConfig | None = Field(default=None, description="rule L4 and orphans; off when absent")
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
 

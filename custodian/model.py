@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 
@@ -207,6 +208,15 @@ class Subject:
 
 
 @dataclass(frozen=True)
+class Cost:
+    """An estimated monthly cost of a resource, with how it was estimated (for finance readers)."""
+
+    monthly: Decimal
+    currency: str
+    basis: str  # e.g. "Standard_B2s 730h x 0.0416/h (price table 2026-11-01, eastus)"
+
+
+@dataclass(frozen=True)
 class Finding:
     rule: str
     status: Status
@@ -215,6 +225,7 @@ class Finding:
     message: str
     evidence: Mapping[str, str | None] = field(default_factory=dict)
     remediation: str = ""
+    cost: Cost | None = None  # reaper findings (L4, O1-O6): what the object costs per month
 
 
 class ActionKind(StrEnum):
