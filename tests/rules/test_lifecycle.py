@@ -220,3 +220,19 @@ def test_collection_errors_are_error_findings() -> None:
     error = CollectionError(Provider.AZURE, "registry:qa", "429 after 4 attempts")
     findings = run([], BASE, T0, errors=(error,))
     assert [(f.rule, f.status, f.subject.scope) for f in findings] == [("COLLECT", Status.ERROR, "registry:qa")]
+
+
+def test_completed_versions_respect_the_grace() -> None:
+    from custodian.rules.leftovers import completed_versions, leftover_stages
+
+    timeline = ReleaseTimeline(
+        STAGES,
+        tuple(PROD_STARTS),
+        (
+            deployment("v1.0.0", 1, ("failure", T0 - 5 * H), ("success", T0)),
+            deployment("v2.0.0", 2, ("pending", T0)),
+        ),
+    )
+    assert completed_versions(timeline, 24 * H, T0 + 24 * H - timedelta(seconds=1)) == []
+    assert completed_versions(timeline, 24 * H, T0 + 24 * H) == ["v1.0.0"]
+    assert leftover_stages(timeline) == ["qa", "uat"]

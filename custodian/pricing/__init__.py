@@ -1,0 +1,1 @@
+"""Price tables and monthly cost estimates for reaper findings (finance's view of waste)."""
