@@ -16,9 +16,9 @@ def completed_versions(timeline: ReleaseTimeline, grace: timedelta, now: datetim
     done = []
     for version in timeline.versions():
         deployment = timeline.prod_success(version)
-        if deployment is not None and deployment.first_success_at is not None:
-            if deployment.first_success_at + grace <= now:
-                done.append(version)
+        success = deployment.first_success_at if deployment is not None else None
+        if success is not None and success + grace <= now:
+            done.append(version)
     return sorted(done)
 
 
