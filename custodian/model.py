@@ -236,6 +236,8 @@ class ActionKind(StrEnum):
     DELETE_SSH_KEYS = "delete_ssh_keys"
     REMOVE_MEMBERSHIP = "remove_membership"
     DELETE_ACCOUNT = "delete_account"
+    MARK = "mark"  # reaper phase 1: tag a resource or blob with its planned deletion time
+    DELETE_RESOURCE = "delete_resource"  # reaper phase 2: delete a marked resource or blob once due
 
 
 @dataclass(frozen=True)
