@@ -16,7 +16,9 @@ from rich.markup import escape
 
 from custodian import __version__
 from custodian.commands import config_cmd, demo, holds, release_cmd, report_cmd, runs, sandbox
+from custodian.config import ConfigError
 from custodian.errors import BadInputError, ExitCode
+from custodian.ledger.store import LedgerInputError
 
 EPILOG = """\
 exit codes:
@@ -69,11 +71,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = Console(stderr=True, soft_wrap=True)
     try:
         return int(args.handler(args, console))
-    except BadInputError as exc:
+    except (BadInputError, ConfigError, LedgerInputError) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         return ExitCode.BAD_INPUT
     except KeyboardInterrupt:
+        err.print("interrupted")
         return ExitCode.INCOMPLETE
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: say what happened, exit 1
+        err.print(f"[red]internal error:[/red] {escape(type(exc).__name__)}: {escape(str(exc))}", highlight=False)
+        err.print("(run with RELEASE_CUSTODIAN_DEBUG=1 for the traceback)" if not _debug() else "")
+        if _debug():
+            err.print_exception()
+        return ExitCode.INCOMPLETE
+
+
+def _debug() -> bool:
+    import os
+
+    return os.environ.get("RELEASE_CUSTODIAN_DEBUG", "") not in ("", "0")
 
 
 if __name__ == "__main__":

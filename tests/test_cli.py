@@ -35,3 +35,30 @@ def test_bad_page_size_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
 def test_missing_scenario_file_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sandbox", "check", "/nonexistent/scenario.yaml"]) == 2
     assert "scenario.yaml" in capsys.readouterr().err
+
+
+def test_missing_secret_is_bad_input(tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    config = Path(str(tmp_path)) / "c.yaml"
+    config.write_text(
+        "github: {mode: enterprise-server, base_url: 'https://127.0.0.1:9/api/v3', org: acme,"
+        " release_repos: [acme/product], token: {env: RC_TEST_UNSET_TOKEN}}\n"
+        "azure: {subscriptions: [s1], arm_endpoint: 'https://127.0.0.1:9', access_token: {env: RC_TEST_UNSET_TOKEN}}\n"
+        f"ledger: {{url: 'sqlite:///{Path(str(tmp_path)) / 'l.sqlite'}'}}\n"
+        f"reports: {{directory: '{Path(str(tmp_path)) / 'reports'}'}}\n"
+    )
+    assert main(["audit", "-c", str(config)]) == 2
+    assert "RC_TEST_UNSET_TOKEN is not set" in capsys.readouterr().err
+
+
+def test_bad_ledger_url_is_bad_input(tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    config = Path(str(tmp_path)) / "c.yaml"
+    config.write_text(
+        "github: {mode: enterprise-server, org: acme, release_repos: [acme/product], token: {env: G}}\n"
+        "azure: {subscriptions: [s1]}\nledger: {url: 'mysql://nope'}\n"
+    )
+    assert main(["hold", "list", "-c", str(config)]) == 2
+    assert "ledger" in capsys.readouterr().err.lower()

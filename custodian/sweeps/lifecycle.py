@@ -182,9 +182,9 @@ def run_lifecycle(
         tool_version=__version__,
         as_of=request.as_of,
     )
-    ledger.start_run(info)
     counter = CallCounter()
-    providers = Providers(config, read_only=not applying, counter=counter)
+    providers = Providers(config, read_only=not applying, counter=counter)  # resolves secrets: fails before any write
+    ledger.start_run(info)
     try:
         evaluated_at = request.as_of or started
         inventory = collect_inventory(providers.sources(), config.namer(), started, progress)
