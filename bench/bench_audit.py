@@ -1,0 +1,161 @@
+"""Benchmark: a read-only lifecycle audit at scale, side by side with a baseline, in one invocation.
+
+Seeds the ARM and GitHub emulators (no Azurite needed) with N release versions, each with qa/uat
+tags, a release, a production deployment with statuses, a GitHub machine account per stage and an
+ACR token per stage in two registries, then runs the audit twice per size:
+
+- `ours`:     GitHub `per_page=100` (the configured default);
+- `baseline`: GitHub `per_page=30` (PyGithub's default), everything else equal.
+
+Prints wall time, API calls by provider, calls per account and peak Python memory (tracemalloc),
+and the ratios baseline/ours. Run: `.venv/bin/python bench/bench_audit.py [N ...]` (default 50 200).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from custodian.config import Config, parse_config
+from custodian.ledger.store import Ledger
+from custodian.model import RunMode
+from custodian.sandbox.arm import start_arm
+from custodian.sandbox.clock import SandboxClock
+from custodian.sandbox.github import start_github
+from custodian.sandbox.tls import SandboxTLS
+from custodian.sweeps.lifecycle import RunRequest, run_lifecycle
+
+SUB = "11111111-1111-4111-8111-111111111111"
+RG = "rg-registries"
+STAGES = ("qa", "uat", "prod")
+REGISTRIES = [(f"{stage}{kind}registry", stage) for stage in STAGES for kind in ("secure", "std")]
+
+
+def seed(arm_store: Any, github_store: Any, versions: int, now: datetime) -> None:
+    arm_store.add_subscription(SUB, "bench")
+    arm_store.add_resource_group(SUB, RG)
+    github_store.add_org("acme")
+    github_store.add_user("octo-admin", site_admin=True)
+    github_store.add_repo("acme/product")
+    base = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.ContainerRegistry/registries"
+    for name, _ in REGISTRIES:
+        arm_store.put({"id": f"{base}/{name}", "location": "eastus", "sku": {"name": "Premium"}, "properties": {}})
+    for i in range(versions):
+        version = f"v1.{i // 100}.{i % 100}"
+        start = now - timedelta(hours=4 * (versions - i))
+        github_store.add_tag("acme/product", f"{version}-qa", date=start)
+        github_store.add_tag("acme/product", f"{version}-uat", date=start + timedelta(hours=1))
+        github_store.add_tag("acme/product", version, date=start + timedelta(hours=2))
+        github_store.add_release("acme/product", version, created_at=start + timedelta(hours=2))
+        dep = github_store.add_deployment("acme/product", environment="production", ref=version, created_at=start)
+        github_store.add_deployment_status(
+            "acme/product", dep["id"], state="success", created_at=start + timedelta(hours=3)
+        )
+        for stage in STAGES:
+            login = f"{version}-{stage}-gh-sa".replace(".", "-")
+            github_store.add_user(login, name=f"{version}-{stage}-gh-sa", suspended_at=start + timedelta(hours=3))
+            github_store.add_member("acme", login)
+            for registry, registry_stage in REGISTRIES:
+                if registry_stage == stage:
+                    token = f"{version}-{stage}-acr-sa".replace(".", "-")
+                    arm_store.put(
+                        {
+                            "id": f"{base}/{registry}/tokens/{token}",
+                            "properties": {"status": "disabled", "scopeMapId": f"{base}/{registry}/scopeMaps/x"},
+                        }
+                    )
+
+
+def config_for(arm_url: str, ca: Path, github_url: str, per_page: int, tmp: Path) -> Config:
+    registries = "\n".join(
+        f"    - {{stage: {stage}, kind: {'secure' if 'secure' in name else 'standard'}, subscription: {SUB},"
+        f" resource_group: {RG}, name: {name}}}"
+        for name, stage in REGISTRIES
+    )
+    text = f"""
+github: {{mode: enterprise-server, base_url: "{github_url}/api/v3", org: acme, release_repos: [acme/product],
+          token: {{env: BENCH_TOKEN}}, per_page: {per_page}}}
+azure:
+  arm_endpoint: "{arm_url}"
+  ca_bundle: "{ca}"
+  subscriptions: [{SUB}]
+  access_token: {{env: BENCH_TOKEN}}
+  registries:
+{registries}
+ledger: {{url: "sqlite:///{tmp / "ledger.sqlite"}"}}
+reports: {{directory: "{tmp / "reports"}"}}
+"""
+    return parse_config(text, "bench")
+
+
+def measure(config: Config, clock: SandboxClock, tmp: Path) -> dict[str, float]:
+    with Ledger.open(config.ledger.url) as ledger:
+        tracemalloc.start()
+        started = time.perf_counter()
+        outcome = run_lifecycle(config, RunRequest(RunMode.AUDIT), ledger=ledger, clock=clock.now)
+        elapsed = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    calls = {p: sum(m.values()) for p, m in outcome.api_calls.items()}
+    accounts = sum(1 for f in outcome.result.findings if f.rule == "L3")
+    return {
+        "seconds": elapsed,
+        "github_calls": calls.get("github", 0),
+        "azure_calls": calls.get("azure", 0),
+        "calls_per_account": (calls.get("github", 0) + calls.get("azure", 0)) / max(accounts, 1),
+        "accounts": accounts,
+        "peak_mib": peak / 2**20,
+    }
+
+
+def main(sizes: list[int]) -> None:
+    import os
+
+    os.environ["BENCH_TOKEN"] = "bench-token"
+    rows = []
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as directory:
+            tmp = Path(directory)
+            clock = SandboxClock(datetime.now(UTC))
+            tls = SandboxTLS(tmp / "tls")
+            arm, arm_server = start_arm(tls, page_size=100, clock=clock)
+            github, github_server = start_github(clock=clock)
+            try:
+                seed(arm.store, github.store, size, clock.now())
+                results = {}
+                for label, per_page in (("ours", 100), ("baseline", 30)):
+                    run_dir = tmp / label
+                    run_dir.mkdir()
+                    config = config_for(arm_server.url, tls.ca_bundle_path, github_server.url, per_page, run_dir)
+                    results[label] = measure(config, clock, run_dir)
+            finally:
+                arm_server.stop()
+                github_server.stop()
+        rows.append((size, results))
+
+    columns = ("versions", "accounts", "run", "seconds", "gh calls", "az calls", "calls/acct", "peak MiB")
+    print(" ".join(f"{c:>10}" if c == "calls/acct" else f"{c:>8}" for c in columns))
+    for size, results in rows:
+        for label in ("ours", "baseline"):
+            r = results[label]
+            print(
+                f"{size:>8} {int(r['accounts']):>8} {label:>8} {r['seconds']:>8.2f} {int(r['github_calls']):>8}"
+                f" {int(r['azure_calls']):>8} {r['calls_per_account']:>10.2f} {r['peak_mib']:>8.1f}"
+            )
+        ours, base = results["ours"], results["baseline"]
+        print(
+            f"{'':>8} {'':>8} {'ratio':>8} {base['seconds'] / ours['seconds']:>8.2f}"
+            f" {base['github_calls'] / max(ours['github_calls'], 1):>8.2f}"
+            f" {base['azure_calls'] / max(ours['azure_calls'], 1):>8.2f}"
+            f" {base['calls_per_account'] / max(ours['calls_per_account'], 1e-9):>10.2f}"
+            f" {base['peak_mib'] / max(ours['peak_mib'], 1e-9):>8.2f}   (baseline / ours)"
+        )
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [50, 200])
