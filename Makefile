@@ -17,9 +17,9 @@ node_modules/.installed: package-lock.json package.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## demo: set up, then run the main job on the built-in sandbox (seed scenario)
+## demo: set up, then run the main job on the built-in sandbox (seed scenario): audit, enforce --apply, audit
 demo: setup
-	$(BIN)/release-custodian sandbox serve --scenario seed
+	$(BIN)/release-custodian demo --out .demo
 
 ## sandbox: the emulators alone, until Ctrl-C (env file in .sandbox/sandbox.env)
 sandbox: setup
