@@ -44,8 +44,11 @@ def find_azurite_blob(search_from: list[Path] | None = None) -> Path:
 class Azurite:
     """A running Azurite blob service; use as a context manager or call `stop()`."""
 
-    def __init__(self, process: subprocess.Popen[str], blob_endpoint: str, output: deque[str]) -> None:
+    def __init__(
+        self, process: subprocess.Popen[str], blob_endpoint: str, output: deque[str], workdir: str | None = None
+    ) -> None:
         self._process = process
+        self._workdir = workdir
         self.blob_endpoint = blob_endpoint
         self._output = output
 
@@ -72,6 +75,8 @@ class Azurite:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait(timeout=5)
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
 
     def __enter__(self) -> Azurite:
         return self
@@ -129,6 +134,7 @@ def start_azurite(*, azurite_blob: Path | None = None, timeout_s: float = 30.0, 
     if not found:
         process.kill()
         process.wait(timeout=5)
+        shutil.rmtree(workdir, ignore_errors=True)
         tail = "\n".join(output) or "(no output)"
         raise AzuriteUnavailableError(f"Azurite did not start within {timeout_s:.0f}s:\n{tail}")
-    return Azurite(process, found[0], output)
+    return Azurite(process, found[0], output, workdir)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import shlex
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,7 @@ class Sandbox:
         with_azurite: bool = True,
     ) -> None:
         self.scenario = scenario
+        self._owns_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="release-custodian-sandbox-"))
         self.faults = faults
         self.page_size = page_size
@@ -141,6 +143,8 @@ class Sandbox:
             self.azurite.stop()
         self.arm_server = self.github_server = None
         self.azurite = None
+        if self._owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
         self.start()
