@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from custodian import __version__
-from custodian.commands import config_cmd, demo, holds, release_cmd, report_cmd, runs, sandbox
+from custodian.commands import config_cmd, demo, holds, release_cmd, report_cmd, runs, sandbox, schedule_cmd
 from custodian.config import ConfigError
 from custodian.errors import BadInputError, ExitCode
 from custodian.ledger.store import LedgerInputError
@@ -31,6 +31,7 @@ start here:
   release-custodian sandbox serve          local GitHub/ARM/Azurite emulators with the seed scenario
   release-custodian config validate FILE   check a configuration file
   release-custodian audit -c FILE          read-only audit; reports in reports/<date>/<run-id>/
+  release-custodian schedule -c FILE       the scheduled service (jobs, leader lease, /healthz, /metrics)
 """
 
 
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_cmd.register(subparsers)
     config_cmd.register(subparsers)
     sandbox.register(subparsers)
+    schedule_cmd.register(subparsers)
     return parser
 
 

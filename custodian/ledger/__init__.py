@@ -1,4 +1,4 @@
-"""The ledger: runs, findings, the action journal and holds (SQLAlchemy Core; SQLite or PostgreSQL).
+"""The ledger: runs, findings, the action journal, holds, job runs and leases (SQLAlchemy Core; SQLite or PostgreSQL).
 
 Open with `Ledger.open(url)`; the schema is migrated by the Alembic revisions in `migrations/`.
 Imports `custodian.model` only (reports and jobs read the ledger, the ledger reads nobody).
@@ -7,6 +7,7 @@ Imports `custodian.model` only (reports and jobs read the ledger, the ledger rea
 from __future__ import annotations
 
 from custodian.ledger.redact import REDACTED, is_secret_key, redact, redact_mapping
+from custodian.ledger.scheduling import ClaimResult, JobRun, JobStatus, LeaseState, LeaseToken
 from custodian.ledger.store import (
     HoldEvent,
     HoldEventKind,
@@ -19,9 +20,14 @@ from custodian.ledger.store import (
 
 __all__ = [
     "REDACTED",
+    "ClaimResult",
     "HoldEvent",
     "HoldEventKind",
+    "JobRun",
+    "JobStatus",
     "JournalEntry",
+    "LeaseState",
+    "LeaseToken",
     "Ledger",
     "LedgerInputError",
     "RunRecord",

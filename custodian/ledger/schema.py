@@ -5,8 +5,8 @@ Every timestamp column is a `UTCDateTime`: it refuses naive datetimes, stores UT
 JSON columns hold plain JSON-able values only.
 
 The migrations in `migrations/versions/` must produce exactly these tables; a test compares the
-migrated database with this metadata. Room is left for later tables (leases, job runs): add them
-here and in a new migration, never by editing an applied one.
+migrated database with this metadata. Add later tables here and in a new migration, never by
+editing an applied one (0001: runs, findings, journal, holds; 0002: job_runs, leases).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -156,4 +158,37 @@ hold_events = Table(
     Column("reason", Text(), nullable=False),
     Column("at", UTCDateTime(), nullable=False),
     Index("ix_hold_events_hold_id", "hold_id"),
+)
+
+# -- the scheduled service (revision 0002) ---------------------------------------------------------
+
+job_runs = Table(  # one row per (job, scheduled slot): a slot runs at most once, across restarts and replicas
+    "job_runs",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("job_id", String(64), nullable=False),
+    Column("slot", UTCDateTime(), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # running | succeeded | incomplete | failed | ...
+    Column("catch_up", Boolean(), nullable=False),  # run late, once, for a slot missed during downtime
+    Column("holder", String(256), nullable=False),  # the replica that wrote the row
+    Column("epoch", BigInteger(), nullable=False),  # its lease epoch then (fencing)
+    Column("claimed_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("run_id", String(64), nullable=True),  # the lifecycle run it made, if any
+    Column("detail", Text(), nullable=False),
+    Column("summary", JSON(), nullable=True),  # findings, actions and API calls, by label
+    UniqueConstraint("job_id", "slot", name="uq_job_runs_job_id_slot"),
+    Index("ix_job_runs_slot", "slot"),
+)
+
+leases = Table(  # the leader lease of the scheduled service; times are the database's clock on PostgreSQL
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(256), nullable=False),
+    Column("epoch", BigInteger(), nullable=False),  # +1 on every change of holder: the fencing token
+    Column("acquired_at", UTCDateTime(), nullable=False),
+    Column("renewed_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
 )

@@ -1,4 +1,4 @@
-"""The ledger: runs, findings, the action journal and holds, in SQLite or PostgreSQL.
+"""The ledger: runs, findings, the action journal, holds (and job runs, leases), in SQLite or PostgreSQL.
 
 `Ledger.open(url)` connects (creating a SQLite file's directory) and upgrades the schema with the
 Alembic migrations shipped in this package; every method is one transaction. Times are passed in
@@ -36,6 +36,7 @@ from sqlalchemy.pool import StaticPool
 
 from custodian.ledger import schema as t
 from custodian.ledger.redact import redact_mapping
+from custodian.ledger.scheduling import SchedulingLedger
 from custodian.model import (
     Action,
     ActionKind,
@@ -110,8 +111,11 @@ def finding_key(finding: Finding) -> str:
     return f"{finding.rule}:{hashlib.sha256(canonical.encode()).hexdigest()[:24]}"
 
 
-class Ledger:
-    """The ledger of one database; open with `Ledger.open(url)`, close with `close()` (or `with`)."""
+class Ledger(SchedulingLedger):
+    """The ledger of one database; open with `Ledger.open(url)`, close with `close()` (or `with`).
+
+    The run ledger of scheduled jobs and the leader lease are in `SchedulingLedger`.
+    """
 
     def __init__(self, engine: Engine) -> None:
         """Wrap an engine whose schema is already at head; use `Ledger.open` instead."""

@@ -3,6 +3,11 @@
 Each action first re-reads its account: if the wanted state is already there (a previous, perhaps
 crashed, run got that far) it is journaled as done without acting again. Errors on one action are
 journaled and do not stop the others; nothing is retried blindly.
+
+Before each destructive step the executor calls its `fence`: the scheduled service passes one that
+raises `ActingRefused` when this replica no longer holds the leader lease at the epoch the run
+started under, or when the service is stopping. The action in progress has then finished and been
+journaled; this one and the rest are journaled SKIPPED with the reason, and nothing else is done.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ class Journal(Protocol):
     ) -> int: ...
 
 
+class ActingRefused(Exception):
+    """Raised by a fence: this run may take no further destructive action (the message says why)."""
+
+
 @dataclass
 class Executor:
     run_id: str
@@ -42,11 +51,20 @@ class Executor:
         self, actions: Iterable[Action], on_progress: Callable[[ActionRecord], None] | None = None
     ) -> list[ActionRecord]:
         records = []
-        for action in actions:
-            record = self._one(action)
-            records.append(record)
-            if on_progress is not None:
-                on_progress(record)
+        queue = list(actions)
+        for index, action in enumerate(queue):
+            refused = False
+            try:
+                done = [self._one(action)]
+            except ActingRefused as exc:  # nothing of this action was done; neither the rest
+                refused = True
+                done = [self._record(left, ActionOutcome.SKIPPED, f"not taken: {exc}") for left in queue[index:]]
+            for record in done:
+                records.append(record)
+                if on_progress is not None:
+                    on_progress(record)
+            if refused:
+                break
         return records
 
     def resolve_pending(self, pending: Iterable[tuple[str, Action]]) -> list[ActionRecord]:

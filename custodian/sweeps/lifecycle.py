@@ -144,7 +144,8 @@ def report_holds(ledger: Ledger, now: datetime) -> list[Hold]:
 
 def exit_code_for(findings: list[Finding], records: list[ActionRecord], applied: bool, plan: Plan | None) -> ExitCode:
     statuses = {f.status for f in findings}
-    if Status.ERROR in statuses or any(r.outcome in (ActionOutcome.FAILED, ActionOutcome.UNCONFIRMED) for r in records):
+    unfinished = (ActionOutcome.FAILED, ActionOutcome.UNCONFIRMED, ActionOutcome.SKIPPED)  # SKIPPED: fenced
+    if Status.ERROR in statuses or any(r.outcome in unfinished for r in records):
         return ExitCode.INCOMPLETE
     if Status.FAIL not in statuses:
         return ExitCode.OK
@@ -168,7 +169,9 @@ def run_lifecycle(
     clock: Callable[[], datetime],
     progress: Progress | None = None,
     on_action: Callable[[ActionRecord], None] | None = None,
+    fence: Callable[[], None] | None = None,
 ) -> RunOutcome:
+    """One lifecycle run. `fence` (the scheduler's HA check) is called before every destructive action."""
     progress = progress or NullProgress()
     started = clock()
     applying = request.mode is RunMode.ENFORCE and request.apply
@@ -208,7 +211,7 @@ def run_lifecycle(
             findings = findings + list(plan.refusals)
             if applying and not plan.aborted:
                 progress.begin("applying", len(plan.actions))
-                executor = Executor(info.run_id, ledger, providers.gateway_for, clock)
+                executor = Executor(info.run_id, ledger, providers.gateway_for, clock, fence or (lambda: None))
                 planned = {a.key for a in plan.actions}
                 crashed = [(e.run_id, e.record.action) for e in ledger.pending_intents()]
                 records = executor.resolve_pending([(r, a) for r, a in crashed if a.key not in planned])

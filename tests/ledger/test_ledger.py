@@ -40,7 +40,17 @@ T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 MAX_HOLD = timedelta(days=14)
 CANARY = "ghp_CANARYc4n4ry5ecret0000000000000000"
-TABLES = {"runs", "findings", "run_findings", "action_journal", "holds", "hold_events", "alembic_version"}
+TABLES = {
+    "runs",
+    "findings",
+    "run_findings",
+    "action_journal",
+    "holds",
+    "hold_events",
+    "job_runs",
+    "leases",
+    "alembic_version",
+}
 
 
 @pytest.fixture
@@ -103,7 +113,7 @@ def test_open_migrates_an_empty_database_and_reopening_is_idempotent(ledger_url:
     try:
         with engine.connect() as conn:
             assert set(inspect(conn).get_table_names()) == TABLES
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0001"]
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
     finally:
         engine.dispose()
 

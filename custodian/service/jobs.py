@@ -1,0 +1,177 @@
+"""The bodies of the scheduled jobs: `audit`, `accounts`, `reap` and `digest`.
+
+A body gets a `JobContext` (its slot, the config, the ledger, a clock, the HA `fence` and a progress
+sink) and returns a `JobResult`; raising means the job failed (recorded, counted; the other jobs
+go on). `JobUnavailable` says the job cannot run in this version, cleanly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from custodian.config import Config, JobConfig, JobKind, Mode
+from custodian.errors import ExitCode
+from custodian.ledger.scheduling import JobStatus
+from custodian.ledger.store import Ledger
+from custodian.model import RunMode
+from custodian.progress import Progress
+
+if TYPE_CHECKING:
+    from custodian.sweeps.lifecycle import RunOutcome
+
+REAPER_UNAVAILABLE = "reaper not available in this version"
+
+
+class JobUnavailable(Exception):
+    """The job cannot run in this version or configuration (the message says why)."""
+
+
+@dataclass(frozen=True)
+class JobContext:
+    job_id: str
+    job: JobConfig
+    slot: datetime
+    catch_up: bool
+    config: Config
+    ledger: Ledger
+    clock: Callable[[], datetime]
+    fence: Callable[[], None]  # call before every destructive action; raises ActingRefused
+    progress: Progress
+
+    @property
+    def applying(self) -> bool:
+        """Enforce with apply: the job's mode and the configuration's top-level mode are both enforce."""
+        return self.job.effective_mode is Mode.ENFORCE and self.config.mode is Mode.ENFORCE
+
+
+@dataclass(frozen=True)
+class JobResult:
+    status: JobStatus  # SUCCEEDED or INCOMPLETE
+    detail: str
+    run_id: str | None = None
+    findings: Mapping[str, int] = field(default_factory=dict)  # "RULE/STATUS" -> count
+    actions: Mapping[str, int] = field(default_factory=dict)  # "kind/outcome" -> count
+    api_calls: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # provider -> method -> count
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON kept on the run-ledger row (digest and metrics read it)."""
+        return {
+            "findings": dict(self.findings),
+            "actions": dict(self.actions),
+            "api_calls": {provider: dict(methods) for provider, methods in self.api_calls.items()},
+            **dict(self.extra),
+        }
+
+
+JobBody = Callable[[JobContext], JobResult]
+
+
+def result_of_run(outcome: RunOutcome) -> JobResult:
+    """A lifecycle-shaped run (`RunOutcome`) as a job result."""
+    result = outcome.result
+    findings = Counter(f"{f.rule}/{f.status.value}" for f in result.findings)
+    actions = Counter(f"{r.action.kind.value}/{r.outcome.value}" for r in result.actions)
+    code = ExitCode(outcome.exit_code)
+    status = JobStatus.SUCCEEDED if code in (ExitCode.OK, ExitCode.FAILING_FINDINGS) else JobStatus.INCOMPLETE
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts().items() if v)
+    done = ", ".join(f"{k} {v}" for k, v in sorted(actions.items()))
+    detail = (
+        f"run {result.run.run_id} ({result.run.mode.value}{' --apply' if result.run.applied else ''}): "
+        f"exit {int(code)} ({code.name.lower()}); findings: {counts or 'none'}" + (f"; actions: {done}" if done else "")
+    )
+    return JobResult(
+        status=status,
+        detail=detail,
+        run_id=result.run.run_id,
+        findings=dict(findings),
+        actions=dict(actions),
+        api_calls={p: dict(m) for p, m in outcome.api_calls.items()},
+        extra={"exit_code": int(code), "reports": str(outcome.reports.directory), "counts": result.counts()},
+    )
+
+
+def _lifecycle(ctx: JobContext, mode: RunMode, apply: bool) -> JobResult:
+    from custodian.sweeps.lifecycle import RunRequest, run_lifecycle
+
+    outcome = run_lifecycle(
+        ctx.config,
+        RunRequest(mode, apply=apply),
+        ledger=ctx.ledger,
+        clock=ctx.clock,
+        progress=ctx.progress,
+        fence=ctx.fence,
+    )
+    return result_of_run(outcome)
+
+
+def audit_job(ctx: JobContext) -> JobResult:
+    """Read-only lifecycle run (rules L1-L3, H1, N1, N2)."""
+    return _lifecycle(ctx, RunMode.AUDIT, apply=False)
+
+
+def accounts_job(ctx: JobContext) -> JobResult:
+    """Enforce L1-L3: applies when the job's and the configuration's mode are enforce, else plans only."""
+    if ctx.job.effective_mode is Mode.AUDIT:
+        return _lifecycle(ctx, RunMode.AUDIT, apply=False)
+    return _lifecycle(ctx, RunMode.ENFORCE, apply=ctx.applying)
+
+
+def reap_job(ctx: JobContext) -> JobResult:
+    """The reaper, through `custodian.reaper.run_reap`, when this version has one."""
+    try:
+        module = importlib.import_module("custodian.reaper")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("custodian.reaper", "custodian"):
+            raise
+        raise JobUnavailable(REAPER_UNAVAILABLE) from None
+    run_reap = getattr(module, "run_reap", None)
+    if not callable(run_reap):
+        raise JobUnavailable(f"{REAPER_UNAVAILABLE} (custodian.reaper has no run_reap)")
+    if ctx.config.reaper is None:
+        return JobResult(JobStatus.SUCCEEDED, "no reaper section in the configuration: nothing to reap")
+    from custodian.sweeps.lifecycle import RunRequest
+
+    mode = RunMode.ENFORCE if ctx.job.effective_mode is Mode.ENFORCE else RunMode.AUDIT
+    offered: dict[str, Any] = {"ledger": ctx.ledger, "clock": ctx.clock, "progress": ctx.progress, "fence": ctx.fence}
+    parameters = inspect.signature(run_reap).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    kwargs = {name: value for name, value in offered.items() if takes_any or name in parameters}
+    if ctx.applying and "fence" not in kwargs:
+        raise JobUnavailable("custodian.reaper.run_reap takes no fence: refusing to apply without the HA fence")
+    outcome = run_reap(ctx.config, RunRequest(mode, apply=ctx.applying), **kwargs)
+    if all(hasattr(outcome, name) for name in ("result", "exit_code", "api_calls", "reports")):
+        return result_of_run(outcome)
+    return JobResult(JobStatus.SUCCEEDED, f"reaper returned {type(outcome).__name__}")
+
+
+def digest_job(ctx: JobContext) -> JobResult:
+    """A summary report of the ledger's recent runs, written under `reports/digests/`."""
+    from custodian.service.digest import write_digest
+
+    digest = write_digest(ctx.ledger, ctx.config.reports.directory, ctx.job_id, ctx.slot, ctx.job.window, ctx.clock())
+    return JobResult(
+        JobStatus.SUCCEEDED,
+        f"digest of {digest.runs} run(s) and {digest.slots} slot(s) since {digest.since:%Y-%m-%d %H:%MZ}: "
+        f"{digest.markdown}",
+        extra={"digest": str(digest.markdown), "digest_json": str(digest.json)},
+    )
+
+
+def job_bodies() -> dict[JobKind, JobBody]:
+    """Every job kind's body (the test-only kinds come from `custodian.service.testing`)."""
+    from custodian.service import testing
+
+    return {
+        JobKind.AUDIT: audit_job,
+        JobKind.ACCOUNTS: accounts_job,
+        JobKind.REAP: reap_job,
+        JobKind.DIGEST: digest_job,
+        **testing.TEST_JOB_BODIES,
+    }
