@@ -294,6 +294,16 @@ class RunInfo:
 
 
 @dataclass(frozen=True)
+class PriceTableInfo:
+    """Where a run's cost estimates come from (reports show it beside every cost figure)."""
+
+    source: str
+    retrieved: str  # the date the prices were compiled, e.g. "2026-11-26"
+    region: str
+    currency: str
+
+
+@dataclass(frozen=True)
 class RunResult:
     """Everything a report is rendered from."""
 
@@ -302,6 +312,7 @@ class RunResult:
     actions: tuple[ActionRecord, ...] = ()
     holds: tuple[Hold, ...] = ()
     stages: tuple[str, ...] = ("qa", "uat", "prod")
+    price_table: PriceTableInfo | None = None  # set when the run estimated costs (the reaper ran)
 
     def counts(self) -> dict[str, int]:
         out = {status.value: 0 for status in Status}

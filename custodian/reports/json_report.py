@@ -9,7 +9,9 @@ Its top level is a contract that other tools read; keys may be added, none renam
       "findings": [{"rule", "status", "severity", "subject", "message", "evidence", "remediation"}],
       "actions":  [{"kind", "key", "rule", "reason", "outcome", "at", "detail", "subject"}],
       "holds":    [{"id", "target_type", "target", "reason", "placed_by", "placed_at", "until",
-                    "released_at", "released_by", "release_reason", "active", "state"}]
+                    "released_at", "released_by", "release_reason", "active", "state"}],
+      "costs":    {"currency", "found", "reclaimed", "held", "items", "by_rule", "by_stage",
+                   "by_version", "by_type", "by_subscription", "price_table", ["other_currencies"]}
     }
 
 `subject` is `{"provider", "kind", "provider_name", "logical_name", "version", "stage",
@@ -17,6 +19,14 @@ Its top level is a contract that other tools read; keys may be added, none renam
 suffix; `finished_at` is null for a run that did not finish; `as_of` is present only for a
 forecast audit. `counts` has every status, worst first. A hold's `active` is judged at `as_of`
 when set, else at `started_at`. Ordering is deterministic (see `custodian.reports.common`).
+
+Each finding also has `cost`: `{"monthly", "currency", "basis"}` (the estimated monthly cost,
+a decimal string such as "12.34") or null. `costs` holds the run's sums for finance (see
+`custodian.reports.costs`): `found` (FAIL), `reclaimed` (deleted and confirmed) and `held`
+(HELD) as decimal strings in `currency`; each `by_*` maps a rule, stage, version, resource type
+or subscription (the scope when a resource has no subscription, e.g. a storage account) to
+`{"found", "reclaimed", "held", "items"}`; `price_table` is `{"source", "retrieved", "region",
+"currency"}` or null for an unpriced run (then the sums are "0.00" and `currency` is null).
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from custodian.model import ActionRecord, Finding, Hold, RunInfo, RunResult, Subject
+from custodian.model import ActionRecord, Cost, Finding, Hold, RunInfo, RunResult, Subject
 
 from .common import (
     hold_active,
@@ -37,6 +47,7 @@ from .common import (
     sorted_holds,
     verdict,
 )
+from .costs import costs_document, money
 
 SCHEMA_VERSION = 1
 
@@ -68,7 +79,14 @@ def finding_document(finding: Finding) -> dict[str, Any]:
         "message": finding.message,
         "evidence": evidence_document(finding),
         "remediation": finding.remediation,
+        "cost": cost_document(finding.cost),
     }
+
+
+def cost_document(cost: Cost | None) -> dict[str, str] | None:
+    if cost is None:
+        return None
+    return {"monthly": money(cost.monthly), "currency": cost.currency, "basis": cost.basis}
 
 
 def action_document(record: ActionRecord) -> dict[str, Any]:
@@ -129,6 +147,7 @@ def build_document(result: RunResult) -> dict[str, Any]:
         "findings": [finding_document(f) for f in sorted_findings(result)],
         "actions": [action_document(a) for a in sorted_actions(result)],
         "holds": [hold_document(h, result.run) for h in sorted_holds(result)],
+        "costs": costs_document(result),
     }
 
 

@@ -3,6 +3,9 @@ GitHub Actions step summary (`$GITHUB_STEP_SUMMARY`).
 
 Layout: a one-line verdict heading, a run line, a counts table, the failing (FAIL and ERROR)
 findings (at most `max_failing`, then "and N more"), holds (who, why, until) and actions.
+A priced run (the reaper ran: see `custodian.reports.costs.has_costs`) has a finance summary at
+the top, right under the verdict heading: waste found / reclaimed / held per month, the five most
+expensive items, and where the prices come from. An unpriced run's layout is unchanged.
 
 Escaping: free text goes through `md_text` (Markdown punctuation backslash-escaped, `<`, `>`
 and `&` as entities so no HTML gets through, `|` escaped, newlines as `<br>`, long text cut);
@@ -27,6 +30,7 @@ from .common import (
     subject_label,
     verdict,
 )
+from .costs import cost_summary, has_costs, money
 
 STATUS_ICON: dict[Status, str] = {
     Status.FAIL: "❌",
@@ -161,9 +165,61 @@ def _limited(rows: list[str], limit: int, what: str) -> list[str]:
     return [*rows[:limit], "", f"_…and {len(rows) - limit} more {what} (see findings.json)._"]
 
 
+def finance_summary(result: RunResult, top: int = 5) -> list[str]:
+    """The finance block: totals per month, the `top` most expensive items, the price table."""
+    summary = cost_summary(result)
+    currency = summary.currency or ""
+
+    def amount(value: object) -> str:
+        return f"{value} {md_text(currency)}".strip()
+
+    totals = summary.totals
+    lines = [
+        f"### 💰 Finance summary: estimated monthly cost{f' ({md_text(currency)})' if currency else ''}",
+        "",
+        _row(["Waste found", "Reclaimed (deleted, confirmed)", "Held"]),
+        _row(["---:"] * 3),
+        _row([amount(money(totals.found)), amount(money(totals.reclaimed)), amount(money(totals.held))]),
+        "",
+    ]
+    items = summary.top(top)
+    if items:
+        lines += [f"Top {len(items)} most expensive item{'s' if len(items) != 1 else ''}:", ""]
+        lines += [_row(["#", "Resource", "Type", "Version · stage", "Rule", "Status", "Monthly"]), _row(["---"] * 7)]
+        for rank, row in enumerate(items, 1):
+            placed = " · ".join(p for p in (row.version, row.stage) if p) or "—"
+            lines.append(
+                _row(
+                    [
+                        str(rank),
+                        md_code(row.name),
+                        md_code(row.type),
+                        md_text(placed),
+                        md_code(row.rule),
+                        f"{STATUS_ICON[row.status]} {row.status.value}" + (" (reclaimed)" if row.confirmed else ""),
+                        amount(money(row.monthly)),
+                    ]
+                )
+            )
+        lines.append("")
+    else:
+        lines += ["No resource with a cost was found.", ""]
+    table = result.price_table
+    if table is not None:
+        lines.append(
+            f"_Prices: {md_text(table.source)}, retrieved {md_text(table.retrieved)}, region {md_text(table.region)}. "
+            "Every priced resource is in `cost.csv`._"
+        )
+        lines.append("")
+    return lines
+
+
 def render_markdown(result: RunResult, *, max_failing: int = 50, max_actions: int = 50) -> str:
     """`summary.md` as text."""
-    lines = [verdict_line(result), "", _run_line(result), "", *_counts_table(result), ""]
+    lines = [verdict_line(result), ""]
+    if has_costs(result):
+        lines += finance_summary(result)
+    lines += [_run_line(result), "", *_counts_table(result), ""]
 
     failing = [f for f in sorted_findings(result) if f.status in FAILING]
     if failing:

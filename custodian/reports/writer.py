@@ -1,8 +1,9 @@
 """`write_reports`: render every format of a run and write them atomically to the run's directory.
 
 Layout: `reports_dir/<YYYY-MM-DD>/<run-id>/` (the date of `run.started_at` in UTC) holding
-`findings.csv`, `summary.md`, `report.html`, `junit.xml` and, written last so that its presence
-means the set is complete, the canonical `findings.json`. Each file is replaced atomically (temp
+`findings.csv`, `summary.md`, `report.html`, `junit.xml`, `cost.csv` for a priced run (one that
+carries a price table or a finding with a cost: `costs.has_costs`) and, written last so that its
+presence means the set is complete, the canonical `findings.json`. Each file is replaced atomically (temp
 file in the same directory, fsync, `os.replace`): a reader never sees a partial file, and a
 re-run of the same run id replaces the previous files.
 """
@@ -16,6 +17,8 @@ from pathlib import Path
 from custodian.model import RunResult
 
 from .common import atomic_write_bytes, atomic_write_text, run_directory
+from .cost_report import render_cost_csv
+from .costs import has_costs
 from .csv_report import render_csv
 from .html_report import render_html
 from .json_report import render_json
@@ -27,6 +30,7 @@ FINDINGS_CSV = "findings.csv"
 SUMMARY_MD = "summary.md"
 REPORT_HTML = "report.html"
 JUNIT_XML = "junit.xml"
+COST_CSV = "cost.csv"
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,10 @@ class ReportPaths:
     summary_md: Path
     report_html: Path
     junit_xml: Path
+    cost_csv: Path | None = None  # only for a priced run
 
     @classmethod
-    def for_directory(cls, directory: Path) -> ReportPaths:
+    def for_directory(cls, directory: Path, *, with_costs: bool = False) -> ReportPaths:
         return cls(
             directory=directory,
             findings_json=directory / FINDINGS_JSON,
@@ -49,11 +54,13 @@ class ReportPaths:
             summary_md=directory / SUMMARY_MD,
             report_html=directory / REPORT_HTML,
             junit_xml=directory / JUNIT_XML,
+            cost_csv=directory / COST_CSV if with_costs else None,
         )
 
     def files(self) -> tuple[Path, ...]:
-        """The five report files, canonical JSON first."""
-        return (self.findings_json, self.findings_csv, self.summary_md, self.report_html, self.junit_xml)
+        """The report files, canonical JSON first (five, or six with `cost.csv`)."""
+        files = (self.findings_json, self.findings_csv, self.summary_md, self.report_html, self.junit_xml)
+        return files if self.cost_csv is None else (*files, self.cost_csv)
 
     def __iter__(self) -> Iterator[Path]:
         return iter(self.files())
@@ -61,7 +68,7 @@ class ReportPaths:
 
 def report_paths(result: RunResult, reports_dir: Path) -> ReportPaths:
     """Where `write_reports` would write (raises ValueError for a run id unfit as a directory name)."""
-    return ReportPaths.for_directory(run_directory(reports_dir, result.run))
+    return ReportPaths.for_directory(run_directory(reports_dir, result.run), with_costs=has_costs(result))
 
 
 def write_reports(result: RunResult, reports_dir: Path, *, template_dir: Path | None = None) -> ReportPaths:
@@ -76,6 +83,8 @@ def write_reports(result: RunResult, reports_dir: Path, *, template_dir: Path | 
         paths.summary_md: render_markdown(result),
         paths.report_html: render_html(result, template_dir=template_dir),
     }
+    if paths.cost_csv is not None:
+        rendered_text[paths.cost_csv] = render_cost_csv(result)
     junit = render_junit(result)
     canonical = render_json(result)
 

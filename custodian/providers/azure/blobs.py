@@ -1,0 +1,299 @@
+"""Azure Blob Storage data plane (azure-storage-blob) for the reaper: streamed listings, index-tag
+queries, and the two mutations the reaper makes (set the mark tag, delete with snapshots).
+
+- Every client is built with the read-only guard and the call counter of `clients.py` as extra
+  pipeline policies (`_additional_pipeline_policies`: azure-storage-blob 12.30.3 builds its own
+  pipeline and takes no `per_call_policies`). They sit after the retry policy, so the guard runs
+  before each attempt is sent and every attempt is counted; an audit client raises
+  `ReadOnlyViolation` before a mutating request leaves the process.
+- Listings are generators of pages (`by_page()`): one page of `results_per_page` items is in memory
+  at a time, whatever the size of the container. The caller decides what to keep.
+- Retries: azure-storage-blob's `ExponentialRetry` (408 and 5xx; Storage throttles with 503, never
+  429), with its backoff configurable (`BlobSettings`): the default waits 15 s and more.
+- Tag queries are built by `tag_equals`/`where_clause`: keys in double quotes, values in single
+  quotes, and anything outside the characters Azure allows in a tag (letters, digits, space and
+  `+ - . / : = _`) refused, so a value can never break out of its quotes.
+
+Imports `model` and the wire guards only; no SDK object leaves this module (`BlobFacts`, `TagMatch`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from azure.core import MatchConditions
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import ResourceNotFoundError
+from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
+
+from custodian.providers.azure.clients import CallCountingPolicy, ReadOnlyGuardPolicy
+from custodian.providers.wire import CallCounter
+
+BLOB_PROVIDER = "azure-blob"  # the provider name API calls are counted under
+
+_TAG_TEXT = re.compile(r"^[A-Za-z0-9 +\-./:=_]*$")
+_SECRET_IN_TEXT = re.compile(r"((?:[?&]sig=)|(?:AccountKey=)|(?:SharedAccessSignature=))[^&;\s'\"]+", re.IGNORECASE)
+
+
+class TagQueryError(ValueError):
+    """A tag key or value that Azure does not allow (and that could break the query's quoting)."""
+
+
+def redact(text: str) -> str:
+    """Remove SAS signatures and account keys from a message (error texts may echo a URL)."""
+    return _SECRET_IN_TEXT.sub(r"\1REDACTED", text)
+
+
+def _checked(kind: str, text: str, min_len: int, max_len: int) -> str:
+    if not min_len <= len(text) <= max_len:
+        raise TagQueryError(f"blob index tag {kind} {text!r} must be {min_len} to {max_len} characters")
+    if not _TAG_TEXT.fullmatch(text):
+        raise TagQueryError(
+            f"blob index tag {kind} {text!r} has a character Azure does not allow in tags "
+            "(allowed: letters, digits, space and + - . / : = _)"
+        )
+    return text
+
+
+def tag_equals(key: str, value: str) -> str:
+    """`"key" = 'value'`, validated (1-128 character key, 0-256 character value, allowed characters)."""
+    return f"\"{_checked('key', key, 1, 128)}\" = '{_checked('value', value, 0, 256)}'"
+
+
+def where_clause(conditions: Mapping[str, str], container: str | None = None) -> str:
+    """Conditions joined by AND (Azure has no OR), with `@container` when given (service-wide queries)."""
+    parts = [tag_equals(key, value) for key, value in conditions.items()]
+    if container is not None:
+        if not re.fullmatch(r"\$(?:root|logs|web)|[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}", container):
+            raise TagQueryError(f"{container!r} is not a valid container name")
+        parts.append(f"@container = '{container}'")
+    if not parts:
+        raise TagQueryError("a tag query needs at least one condition")
+    return " AND ".join(parts)
+
+
+def clean_url(url: str) -> str:
+    """A blob URL without query (SAS) or user info: safe to report."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    if when is None:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class BlobSettings:
+    """How blob clients behave: read-only guard, retries, page size, API version, a request hook."""
+
+    read_only: bool = True
+    retry_total: int = 3
+    initial_backoff_s: int = 15
+    increment_base: int = 3
+    jitter_s: int = 3
+    results_per_page: int = 1000  # the service's maximum is 5000
+    api_version: str | None = None  # e.g. "2025-11-05" for an emulator that rejects the SDK default
+    request_hook: Callable[[str, str], None] | None = None  # (method, url) of every attempt, for tests
+
+
+@dataclass(frozen=True)
+class TagMatch:
+    """A blob a tag query found. Its tags are not kept: Azurite returns only those named in the query."""
+
+    container: str
+    name: str
+
+
+@dataclass(frozen=True)
+class BlobFacts:
+    """What the reaper knows about one blob (base blob; its snapshots go with it)."""
+
+    account: str
+    container: str
+    name: str
+    url: str  # without SAS or credentials
+    size: int
+    tier: str | None
+    last_modified: datetime | None
+    etag: str | None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return f"{self.container}/{self.name}"
+
+    def snapshot(self) -> dict[str, object]:
+        """A JSON-able record of the blob for the journal (no secrets: the URL carries no SAS)."""
+        return {
+            "account": self.account,
+            "container": self.container,
+            "name": self.name,
+            "url": self.url,
+            "size": self.size,
+            "tier": self.tier,
+            "last_modified": self.last_modified.isoformat() if self.last_modified else None,
+            "etag": self.etag,
+            "tags": dict(self.tags),
+        }
+
+
+class _RequestHookPolicy(SansIOHTTPPolicy[Any, Any]):
+    def __init__(self, hook: Callable[[str, str], None]) -> None:
+        self._hook = hook
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        self._hook(request.http_request.method, request.http_request.url)
+
+
+def _client_kwargs(settings: BlobSettings, counter: CallCounter) -> dict[str, Any]:
+    policies: list[SansIOHTTPPolicy[Any, Any]] = [
+        ReadOnlyGuardPolicy(settings.read_only),
+        CallCountingPolicy(counter, BLOB_PROVIDER),
+    ]
+    if settings.request_hook is not None:
+        policies.append(_RequestHookPolicy(settings.request_hook))
+    kwargs: dict[str, Any] = {
+        "_additional_pipeline_policies": policies,
+        "retry_policy": ExponentialRetry(
+            initial_backoff=settings.initial_backoff_s,
+            increment_base=settings.increment_base,
+            retry_total=settings.retry_total,
+            random_jitter_range=settings.jitter_s,
+        ),
+    }
+    if settings.api_version:
+        kwargs["api_version"] = settings.api_version
+    return kwargs
+
+
+class BlobAccount:
+    """One storage account's blob service, read-only unless `settings.read_only` is False."""
+
+    def __init__(self, name: str, service: BlobServiceClient, settings: BlobSettings) -> None:
+        self.name = name
+        self._service = service
+        self._settings = settings
+
+    @classmethod
+    def from_connection_string(
+        cls, name: str, connection_string: str, settings: BlobSettings, counter: CallCounter
+    ) -> BlobAccount:
+        service = BlobServiceClient.from_connection_string(connection_string, **_client_kwargs(settings, counter))
+        return cls(name, service, settings)
+
+    @classmethod
+    def from_account_url(
+        cls, name: str, account_url: str, credential: TokenCredential, settings: BlobSettings, counter: CallCounter
+    ) -> BlobAccount:
+        service = BlobServiceClient(account_url, credential=credential, **_client_kwargs(settings, counter))
+        return cls(name, service, settings)
+
+    @property
+    def url(self) -> str:
+        return clean_url(self._service.url)
+
+    def _container(self, container: str) -> ContainerClient:
+        return self._service.get_container_client(container)
+
+    # -- reads ------------------------------------------------------------------------------------
+    def find_by_tags(self, where: str, container: str | None = None) -> Iterator[list[TagMatch]]:
+        """Pages of blobs matching `where`, in one container or (None) the whole account.
+
+        A configured container that does not exist raises `ResourceNotFoundError` (ContainerNotFound):
+        the container-scoped query reports it, where a service-wide `@container` query would not.
+        """
+        size = self._settings.results_per_page
+        if container is None:
+            pages = self._service.find_blobs_by_tags(where, results_per_page=size).by_page()
+        else:
+            pages = self._container(container).find_blobs_by_tags(where, results_per_page=size).by_page()
+        for page in pages:
+            yield [TagMatch(b.container_name or container or "", b.name) for b in page]
+
+    def list_pages(self, container: str) -> Iterator[list[BlobFacts]]:
+        """Pages of the container's blobs (base blobs, with their index tags)."""
+        client = self._container(container)
+        base = clean_url(client.url)
+        pages = client.list_blobs(include=["tags"], results_per_page=self._settings.results_per_page).by_page()
+        for page in pages:
+            yield [
+                BlobFacts(
+                    account=self.name,
+                    container=container,
+                    name=b.name,
+                    url=f"{base}/{quote(b.name, safe='~/')}",
+                    size=int(b.size or 0),
+                    tier=str(b.blob_tier) if b.blob_tier else None,
+                    last_modified=_utc(b.last_modified),
+                    etag=b.etag,
+                    tags=dict(b.tags or {}),
+                )
+                for b in page
+            ]
+
+    def read(self, container: str, name: str) -> BlobFacts | None:
+        """Properties and tags of one blob; None when it (or its container) no longer exists."""
+        blob = self._container(container).get_blob_client(name)
+        try:
+            props = blob.get_blob_properties()
+            tags = blob.get_blob_tags()
+        except ResourceNotFoundError as exc:
+            if getattr(exc, "error_code", None) in ("BlobNotFound", "ContainerNotFound"):
+                return None
+            raise
+        return BlobFacts(
+            account=self.name,
+            container=container,
+            name=name,
+            url=clean_url(blob.url),
+            size=int(props.size or 0),
+            tier=str(props.blob_tier) if props.blob_tier else None,
+            last_modified=_utc(props.last_modified),
+            etag=props.etag,
+            tags=dict(tags or {}),
+        )
+
+    def exists(self, container: str, name: str) -> bool:
+        """The confirmation re-read: `get_blob_properties`; 404 BlobNotFound means deleted."""
+        try:
+            self._container(container).get_blob_client(name).get_blob_properties()
+        except ResourceNotFoundError as exc:
+            if getattr(exc, "error_code", None) in ("BlobNotFound", "ContainerNotFound"):
+                return False
+            raise
+        return True
+
+    # -- writes (refused on the wire by a read-only client) ------------------------------------------
+    def set_tags(self, container: str, name: str, tags: Mapping[str, str]) -> None:
+        """Replace the blob's index tags with `tags` (the caller merges: Set Blob Tags replaces all)."""
+        self._container(container).get_blob_client(name).set_blob_tags(dict(tags))
+
+    def delete(self, container: str, name: str, *, etag: str | None, tags_match: str | None) -> None:
+        """Delete the blob and its snapshots, only if unchanged (`etag`) and its tags still match."""
+        kwargs: dict[str, Any] = {"delete_snapshots": "include"}
+        if etag:
+            kwargs["etag"] = etag
+            kwargs["match_condition"] = MatchConditions.IfNotModified
+        if tags_match:
+            kwargs["if_tags_match_condition"] = tags_match
+        self._container(container).delete_blob(name, **kwargs)
+
+    def close(self) -> None:
+        self._service.close()
+
+    def __enter__(self) -> BlobAccount:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
