@@ -17,6 +17,7 @@ from custodian.errors import ExitCode
 from custodian.ledger.store import Ledger
 from custodian.model import (
     Action,
+    ActionKind,
     ActionOutcome,
     ActionRecord,
     Finding,
@@ -213,7 +214,11 @@ def run_lifecycle(
                 progress.begin("applying", len(plan.actions))
                 executor = Executor(info.run_id, ledger, providers.gateway_for, clock, fence or (lambda: None))
                 planned = {a.key for a in plan.actions}
-                crashed = [(e.run_id, e.record.action) for e in ledger.pending_intents()]
+                crashed = [
+                    (e.run_id, e.record.action)
+                    for e in ledger.pending_intents()
+                    if e.record.action.kind not in (ActionKind.MARK, ActionKind.DELETE_RESOURCE)  # the reaper's own
+                ]
                 records = executor.resolve_pending([(r, a) for r, a in crashed if a.key not in planned])
                 records += executor.run(plan.actions, lambda r: _report_action(r, progress, on_action))
             else:
