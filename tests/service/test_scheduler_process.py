@@ -190,3 +190,58 @@ def test_a_second_replica_on_one_sqlite_ledger_refuses_to_start(sqlite_url: str,
     assert f'"pid": {first.pid}' in refusal  # who holds it
     first.signal(signal.SIGINT)
     assert first.wait(10) == 0
+
+
+def test_a_paused_leader_is_fenced_when_it_resumes(pg_url: str, tmp_path: Path, spawn: Spawn) -> None:
+    """The leader freezes (SIGSTOP: a long GC pause, a VM stall) in the middle of a run; the standby
+    takes the lease; when the old leader resumes, the action it was in finishes but its next one is
+    refused by the fence, journaled SKIPPED, and its slot recorded `fenced`."""
+    marker = tmp_path / "marker.jsonl"
+    actions = 6
+    config = write_config(
+        tmp_path / "fence.yaml",
+        pg_url,
+        {
+            "act": {
+                "kind": "test-actions",
+                "interval": "2s",
+                "test": {"actions": actions, "sleep": 1.0, "marker": str(marker)},
+            }
+        },
+    )
+    with Ledger.open(pg_url) as ledger:
+        first = spawn(config, "first")
+        wait_for(lambda: held_by(ledger, first), 15, "the first replica to lead")
+        second = spawn(config, "second")
+        wait_for(lambda: "starting on" in second.output(), 15, "the standby to start")
+        wait_for(lambda: any(m["event"] == "acting" for m in read_marker(marker)), 15, "an action on the leader")
+        first.signal(signal.SIGSTOP)
+        try:
+            stale_slot = read_marker(marker)[0]["slot"]
+            wait_for(lambda: held_by(ledger, second), TTL + RENEW + 3, "the standby to take over")
+        finally:
+            first.signal(signal.SIGCONT)
+        wait_for(
+            lambda: (row := _row(ledger, "act", stale_slot)) is not None and row.status is JobStatus.FENCED,
+            20,
+            "the stale leader to record its run fenced",
+        )
+        row = _row(ledger, "act", stale_slot)
+        assert row is not None and row.run_id is not None and "lease lost" in row.detail
+        journal = ledger.actions_for_run(row.run_id)
+        for process in (first, second):
+            process.signal(signal.SIGTERM)
+        assert first.wait(15) == 0 and second.wait(15) == 0
+    stale = [(m["event"], m["account"]) for m in read_marker(marker) if m["pid"] == first.pid]
+    started = [account for event, account in stale if event == "acting"]
+    assert stale == [(event, account) for account in started for event in ("acting", "acted")]  # each one finished
+    assert 1 <= len(started) < actions
+    outcomes = [r.outcome for r in journal]
+    assert outcomes == [ActionOutcome.DONE] * len(started) + [ActionOutcome.SKIPPED] * (actions - len(started))
+    assert all("lease lost" in r.detail for r in journal[len(started) :])
+
+
+def _row(ledger: Ledger, job_id: str, slot: str) -> JobRun | None:
+    from datetime import datetime
+
+    return ledger.get_job_run(job_id, datetime.fromisoformat(slot))

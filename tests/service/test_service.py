@@ -361,3 +361,23 @@ def _context(config: Config, ledger: Ledger, clock: FakeClock) -> JobContext:
         fence=lambda: None,
         progress=NullProgress(),
     )
+
+
+def test_a_run_apscheduler_reports_missed_is_caught_up_once(sqlite_url: str, tmp_path: Path) -> None:
+    """The process stalled past a slot's misfire grace (APScheduler's EVENT_JOB_MISSED): the slot
+    runs once, flagged catch-up, as soon as the service is told."""
+    marker = tmp_path / "marker.jsonl"
+    config = make_config(sqlite_url, tmp_path, {"tick": hourly(marker)})
+    clock = FakeClock(T0 + timedelta(seconds=5))
+    with Ledger.open(sqlite_url) as ledger:
+        one = replica(config, ledger, clock, "one", ttl=3 * HOUR)  # the lease outlives the stall
+        assert one.fire("tick") is JobStatus.SUCCEEDED
+        one.kicks.clear()
+        clock.advance(HOUR + timedelta(minutes=20))  # 11:00 came and went while the process was stalled
+        assert one.keeper.tick() is not None and one.kicks == []  # a renewal, not an election
+        one.service.record_misfire("tick")
+        assert one.kicks == ["tick"]
+        assert one.service.fire("tick") is JobStatus.SUCCEEDED
+        assert one.service.fire("tick") is None
+        caught = ledger.latest_job_run("tick")
+    assert caught is not None and caught.slot == T0 + HOUR and caught.catch_up
