@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -18,7 +19,18 @@ from custodian.commands.common import (
 )
 from custodian.config import Config
 from custodian.model import RunMode
-from custodian.sweeps.lifecycle import RunOutcome, RunRequest, run_lifecycle
+from custodian.sweeps.lifecycle import ACCOUNTS, REAPER, RunOutcome, RunRequest, run_lifecycle
+
+ONLY_ARGS = ("--only",)
+ONLY_KWARGS: dict[str, Any] = {
+    "choices": (ACCOUNTS, REAPER),
+    "help": "run one part: accounts (L1-L3, H1, N1, N2) or reaper (L4, O1-O6; needs a `reaper` config section); "
+    "default: both",
+}
+
+
+def parts(args: argparse.Namespace) -> frozenset[str]:
+    return frozenset({args.only}) if args.only else frozenset({ACCOUNTS, REAPER})
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     audit = subparsers.add_parser(
         "audit",
         parents=[parent],
-        help="read-only audit of the service-account lifecycle (rules L1-L3, H1, N1, N2)",
+        help="read-only audit: service accounts (L1-L3, H1, N1, N2) and, when configured, leftovers/orphans",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
             "Collect the release timeline and every service account, evaluate the rules and write the\n"
@@ -41,12 +53,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="TIME",
         help="evaluate at this time instead of now (a forecast; ISO 8601 or now+36h)",
     )
+    audit.add_argument(*ONLY_ARGS, **ONLY_KWARGS)
     audit.set_defaults(handler=cmd_audit)
 
     enforce = subparsers.add_parser(
         "enforce",
         parents=[parent],
-        help="plan (and with --apply, take) the actions that fix failing L1-L3 findings",
+        help="plan (and with --apply, take) the actions that fix failing findings (accounts; reaper marks/deletes)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
             "Without --apply: print the plan and change nothing (clients stay read-only).\n"
@@ -56,18 +69,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     enforce.add_argument("--apply", action="store_true", help="take the planned actions")
+    enforce.add_argument(*ONLY_ARGS, **ONLY_KWARGS)
     enforce.set_defaults(handler=cmd_enforce)
 
 
 def cmd_audit(args: argparse.Namespace, console: Console) -> int:
     config = load(args)
     as_of = when(args.as_of, "--as-of", utcnow())
-    return _run(args, console, config, RunRequest(RunMode.AUDIT, as_of=as_of))
+    return _run(args, console, config, RunRequest(RunMode.AUDIT, as_of=as_of, parts=parts(args)))
 
 
 def cmd_enforce(args: argparse.Namespace, console: Console) -> int:
     config = load(args)
-    return _run(args, console, config, RunRequest(RunMode.ENFORCE, apply=args.apply))
+    return _run(args, console, config, RunRequest(RunMode.ENFORCE, apply=args.apply, parts=parts(args)))
 
 
 def _run(args: argparse.Namespace, console: Console, config: Config, request: RunRequest) -> int:

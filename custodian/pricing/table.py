@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from custodian.model import Cost
+from custodian.model import Cost, PriceTableInfo
 
 CENT = Decimal("0.01")
 GIB = 1024**3
@@ -88,6 +88,10 @@ class PriceTable:
             return cls.parse(path.read_text(encoding="utf-8"), str(path))
         except OSError as exc:
             raise PriceTableError(f"{path}: cannot read the price table: {exc.strerror}") from exc
+
+    def info(self) -> PriceTableInfo:
+        """Where the prices come from, for reports."""
+        return PriceTableInfo(source=self.source, retrieved=self.retrieved, region=self.region, currency=self.currency)
 
     def _cost(self, amount: Decimal, basis: str) -> Cost:
         return Cost(

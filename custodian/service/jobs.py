@@ -2,13 +2,11 @@
 
 A body gets a `JobContext` (its slot, the config, the ledger, a clock, the HA `fence` and a progress
 sink) and returns a `JobResult`; raising means the job failed (recorded, counted; the other jobs
-go on). `JobUnavailable` says the job cannot run in this version, cleanly.
+go on).
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,13 +22,6 @@ from custodian.progress import Progress
 
 if TYPE_CHECKING:
     from custodian.sweeps.lifecycle import RunOutcome
-
-REAPER_UNAVAILABLE = "reaper not available in this version"
-
-
-class JobUnavailable(Exception):
-    """The job cannot run in this version or configuration (the message says why)."""
-
 
 @dataclass(frozen=True)
 class JobContext:
@@ -97,12 +88,12 @@ def result_of_run(outcome: RunOutcome) -> JobResult:
     )
 
 
-def _lifecycle(ctx: JobContext, mode: RunMode, apply: bool) -> JobResult:
+def _run(ctx: JobContext, mode: RunMode, apply: bool, parts: frozenset[str]) -> JobResult:
     from custodian.sweeps.lifecycle import RunRequest, run_lifecycle
 
     outcome = run_lifecycle(
         ctx.config,
-        RunRequest(mode, apply=apply),
+        RunRequest(mode, apply=apply, parts=parts),
         ledger=ctx.ledger,
         clock=ctx.clock,
         progress=ctx.progress,
@@ -112,43 +103,30 @@ def _lifecycle(ctx: JobContext, mode: RunMode, apply: bool) -> JobResult:
 
 
 def audit_job(ctx: JobContext) -> JobResult:
-    """Read-only lifecycle run (rules L1-L3, H1, N1, N2)."""
-    return _lifecycle(ctx, RunMode.AUDIT, apply=False)
+    """Read-only audit of everything: accounts (L1-L3, H1, N1, N2) and, when configured, the reaper."""
+    from custodian.sweeps.lifecycle import ACCOUNTS, REAPER
+
+    return _run(ctx, RunMode.AUDIT, False, frozenset({ACCOUNTS, REAPER}))
 
 
 def accounts_job(ctx: JobContext) -> JobResult:
     """Enforce L1-L3: applies when the job's and the configuration's mode are enforce, else plans only."""
+    from custodian.sweeps.lifecycle import ACCOUNTS
+
     if ctx.job.effective_mode is Mode.AUDIT:
-        return _lifecycle(ctx, RunMode.AUDIT, apply=False)
-    return _lifecycle(ctx, RunMode.ENFORCE, apply=ctx.applying)
+        return _run(ctx, RunMode.AUDIT, False, frozenset({ACCOUNTS}))
+    return _run(ctx, RunMode.ENFORCE, ctx.applying, frozenset({ACCOUNTS}))
 
 
 def reap_job(ctx: JobContext) -> JobResult:
-    """The reaper, through `custodian.reaper.run_reap`, when this version has one."""
-    try:
-        module = importlib.import_module("custodian.reaper")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("custodian.reaper", "custodian"):
-            raise
-        raise JobUnavailable(REAPER_UNAVAILABLE) from None
-    run_reap = getattr(module, "run_reap", None)
-    if not callable(run_reap):
-        raise JobUnavailable(f"{REAPER_UNAVAILABLE} (custodian.reaper has no run_reap)")
+    """The reaper (L4, O1-O6): marks, then deletes what is due; applies like `accounts`."""
+    from custodian.sweeps.lifecycle import REAPER
+
     if ctx.config.reaper is None:
         return JobResult(JobStatus.SUCCEEDED, "no reaper section in the configuration: nothing to reap")
-    from custodian.sweeps.lifecycle import RunRequest
-
-    mode = RunMode.ENFORCE if ctx.job.effective_mode is Mode.ENFORCE else RunMode.AUDIT
-    offered: dict[str, Any] = {"ledger": ctx.ledger, "clock": ctx.clock, "progress": ctx.progress, "fence": ctx.fence}
-    parameters = inspect.signature(run_reap).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    kwargs = {name: value for name, value in offered.items() if takes_any or name in parameters}
-    if ctx.applying and "fence" not in kwargs:
-        raise JobUnavailable("custodian.reaper.run_reap takes no fence: refusing to apply without the HA fence")
-    outcome = run_reap(ctx.config, RunRequest(mode, apply=ctx.applying), **kwargs)
-    if all(hasattr(outcome, name) for name in ("result", "exit_code", "api_calls", "reports")):
-        return result_of_run(outcome)
-    return JobResult(JobStatus.SUCCEEDED, f"reaper returned {type(outcome).__name__}")
+    if ctx.job.effective_mode is Mode.AUDIT:
+        return _run(ctx, RunMode.AUDIT, False, frozenset({REAPER}))
+    return _run(ctx, RunMode.ENFORCE, ctx.applying, frozenset({REAPER}))
 
 
 def digest_job(ctx: JobContext) -> JobResult:

@@ -37,7 +37,7 @@ from custodian.ledger.scheduling import ClaimResult, JobStatus, LeaseToken
 from custodian.ledger.store import Ledger
 from custodian.progress import LogProgress
 from custodian.service.cadence import Cadence, slots_between
-from custodian.service.jobs import JobBody, JobContext, JobResult, JobUnavailable, job_bodies
+from custodian.service.jobs import JobBody, JobContext, JobResult, job_bodies
 from custodian.service.lease import LeaseKeeper, RunFence
 from custodian.service.metrics import ServiceMetrics
 
@@ -206,8 +206,6 @@ class SchedulerService:
         try:
             result = self.bodies[job.config.kind](context)
             status, detail = result.status, result.detail
-        except JobUnavailable as exc:
-            status, detail = JobStatus.FAILED, str(exc)
         except Exception as exc:  # noqa: BLE001 - recorded and counted; the other jobs go on
             _LOG.exception(f"{label}: failed")
             status, detail = JobStatus.FAILED, f"{type(exc).__name__}: {exc}"[:2000]

@@ -43,10 +43,16 @@ def _describe(exc: BaseException) -> str:
 
 
 def collect_inventory(
-    sources: InventorySources, namer: AccountNamer, now: datetime, progress: Progress | None = None
+    sources: InventorySources,
+    namer: AccountNamer,
+    now: datetime,
+    progress: Progress | None = None,
+    *,
+    accounts_too: bool = True,
 ) -> Inventory:
+    """The release timeline, and (unless `accounts_too` is False) every service account."""
     progress = progress or NullProgress()
-    progress.begin("collecting", len(sources.release_repos) + 1 + len(sources.registries))
+    progress.begin("collecting", len(sources.release_repos) + (1 + len(sources.registries) if accounts_too else 0))
     errors: list[CollectionError] = []
     starts: list[StageStart] = []
     deployments: list[DeploymentFact] = []
@@ -68,6 +74,8 @@ def collect_inventory(
         progress.advance(f"timeline {repo}")
 
     accounts: list[ServiceAccount] = []
+    if not accounts_too:
+        return Inventory(now, ReleaseTimeline(namer.stages, tuple(starts), tuple(deployments)), (), tuple(errors))
     scope = org_scope(sources.github.settings.org)
     try:
         reader = GithubAccountReader(sources.github, sources.github_mode)

@@ -22,12 +22,16 @@ from custodian.model import (
     ActionRecord,
     Finding,
     Hold,
+    ReleaseTimeline,
     RunInfo,
     RunMode,
     RunResult,
+    Severity,
     Status,
+    Subject,
 )
-from custodian.plan import Plan, PlanLimits, plan_actions
+from custodian.plan import TIMELINE_SCOPE, Plan, PlanLimits, plan_actions
+from custodian.pricing.table import PriceTable
 from custodian.progress import NullProgress, Progress
 from custodian.providers.azure.acr import AcrTokens
 from custodian.providers.azure.clients import ArmClients, ArmSettings, StaticTokenCredential
@@ -36,10 +40,15 @@ from custodian.providers.github.actions import GithubAccountActions
 from custodian.providers.github.client import GithubSession, GithubSettings
 from custodian.providers.wire import CallCounter
 from custodian.reports import ReportPaths, write_reports
-from custodian.rules.lifecycle import LifecycleSettings, evaluate_accounts
+from custodian.reports.common import run_directory
+from custodian.rules.leftovers import completed_versions, leftover_stages
+from custodian.rules.lifecycle import LifecycleSettings, collection_error_findings, evaluate_accounts
 from custodian.sweeps.execute import Executor
 from custodian.sweeps.gateways import AccountGateway, AcrGateway, GithubGateway
 from custodian.sweeps.inventory import InventorySources, collect_inventory
+
+ACCOUNTS = "accounts"  # rules L1-L3, H1, N1, N2 on service accounts
+REAPER = "reaper"  # rule L4 and orphans O1-O6 (when the config has a `reaper` section)
 
 
 @dataclass(frozen=True)
@@ -47,8 +56,11 @@ class RunRequest:
     mode: RunMode
     apply: bool = False
     as_of: datetime | None = None
+    parts: frozenset[str] = frozenset({ACCOUNTS, REAPER})
 
     def __post_init__(self) -> None:
+        if not self.parts or not self.parts <= {ACCOUNTS, REAPER}:
+            raise ValueError(f"a run covers accounts and/or reaper, got {sorted(self.parts)}")
         if self.apply and self.mode is not RunMode.ENFORCE:
             raise ValueError("only an enforce run can apply changes")
         if self.as_of is not None and self.mode is not RunMode.AUDIT:
@@ -143,16 +155,112 @@ def report_holds(ledger: Ledger, now: datetime) -> list[Hold]:
     return [h for h in ledger.list_holds(include_inactive=True, now=now) if h.released_at is None]
 
 
+def _resolved(finding: Finding, records: list[ActionRecord]) -> bool:
+    """A FAIL is resolved when its subject's actions all ended DONE and one of them removed the risk."""
+    mine = [
+        r
+        for r in records
+        if r.action.subject.scope == finding.subject.scope
+        and r.action.subject.provider_name == finding.subject.provider_name
+    ]
+    if not mine or any(r.outcome is not ActionOutcome.DONE for r in mine):
+        return False
+    return any(r.action.kind is not ActionKind.MARK for r in mine)  # a mark only schedules the deletion
+
+
 def exit_code_for(findings: list[Finding], records: list[ActionRecord], applied: bool, plan: Plan | None) -> ExitCode:
     statuses = {f.status for f in findings}
-    unfinished = (ActionOutcome.FAILED, ActionOutcome.UNCONFIRMED, ActionOutcome.SKIPPED)  # SKIPPED: fenced
-    if Status.ERROR in statuses or any(r.outcome in unfinished for r in records):
+    if Status.ERROR in statuses or any(
+        r.outcome in (ActionOutcome.FAILED, ActionOutcome.UNCONFIRMED, ActionOutcome.SKIPPED) for r in records
+    ):
         return ExitCode.INCOMPLETE
-    if Status.FAIL not in statuses:
+    failing = [f for f in findings if f.status is Status.FAIL]
+    if not failing:
         return ExitCode.OK
-    if applied and plan is not None and not plan.aborted and not plan.refusals:
+    if applied and (plan is None or not plan.aborted) and all(_resolved(f, records) for f in failing):
         return ExitCode.OK  # every failing finding was acted on and confirmed
     return ExitCode.FAILING_FINDINGS
+
+
+def reap(
+    config: Config,
+    *,
+    info: RunInfo,
+    timeline: ReleaseTimeline,
+    timeline_complete: bool,
+    now: datetime,
+    enforce: bool,
+    apply: bool,
+    ledger: Ledger,
+    clock: Callable[[], datetime],
+    progress: Progress,
+    counter: CallCounter,
+    prices: PriceTable,
+    fence: Callable[[], None],
+) -> tuple[list[Finding], list[ActionRecord]]:
+    """The reaper's two halves: ARM resources through Cloud Custodian, then blobs."""
+    from custodian.reaper.arm import reap_arm  # the reaper pulls in c7n's runner: only when a run needs it
+    from custodian.reaper.blobs import sweep_blobs
+
+    assert config.reaper is not None
+    findings: list[Finding] = []
+    records: list[ActionRecord] = []
+    if config.azure.access_token is None:
+        findings.append(reaper_needs_token())
+    else:
+        arm_findings, arm_records = reap_arm(
+            config,
+            run_id=info.run_id,
+            timeline=timeline,
+            timeline_complete=timeline_complete,
+            now=now,
+            enforce=enforce,
+            apply=apply,
+            journal=ledger,
+            clock=clock,
+            progress=progress,
+            counter=counter,
+            prices=prices,
+            arm_endpoint=config.azure.arm_endpoint,
+            access_token=config.azure.access_token.resolve(),
+            ca_bundle=str(config.azure.ca_bundle) if config.azure.ca_bundle else None,
+            work_dir=run_directory(config.reports.directory, info),
+        )
+        findings += arm_findings
+        records += arm_records
+    if config.reaper.storage_accounts:
+        blob_findings, blob_records = sweep_blobs(
+            config,
+            run_id=info.run_id,
+            completed_versions=completed_versions(timeline, config.reaper.leftover_grace, now)
+            if timeline_complete
+            else [],
+            leftover_stages=leftover_stages(timeline),
+            now=now,
+            enforce=enforce,
+            apply=apply,
+            journal=ledger,
+            clock=clock,
+            progress=progress,
+            counter=counter,
+            prices=prices,
+            fence=fence,
+        )
+        findings += blob_findings
+        records += blob_records
+    return findings, records
+
+
+def reaper_needs_token() -> Finding:
+    return Finding(
+        "REAPER",
+        Status.ERROR,
+        Severity.HIGH,
+        Subject(provider="azure", kind="reaper", provider_name="arm"),
+        "the ARM reaper runs Cloud Custodian with a bearer token: set azure.access_token",
+        {},
+        "Configure azure.access_token ({env: NAME} or {file: PATH}) for runs that include the reaper.",
+    )
 
 
 def _report_action(record: ActionRecord, progress: Progress, on_action: Callable[[ActionRecord], None] | None) -> None:
@@ -189,15 +297,22 @@ def run_lifecycle(
     counter = CallCounter()
     providers = Providers(config, read_only=not applying, counter=counter)  # resolves secrets: fails before any write
     ledger.start_run(info)
+    findings: list[Finding] = []
+    records: list[ActionRecord] = []
+    plan: Plan | None = None
+    prices: PriceTable | None = None
+    evaluated_at = request.as_of or started
+    holds = report_holds(ledger, evaluated_at)
     try:
-        evaluated_at = request.as_of or started
-        inventory = collect_inventory(providers.sources(), config.namer(), started, progress)
-        progress.note(f"collected {len(inventory.accounts)} accounts, {len(inventory.errors)} incomplete scope(s)")
-        holds = report_holds(ledger, evaluated_at)
-        findings = evaluate_accounts(inventory, holds, evaluated_at, lifecycle_settings(config))
-        plan: Plan | None = None
-        records: list[ActionRecord] = []
-        if request.mode is RunMode.ENFORCE:
+        inventory = collect_inventory(
+            providers.sources(), config.namer(), started, progress, accounts_too=ACCOUNTS in request.parts
+        )
+        if ACCOUNTS in request.parts:
+            progress.note(f"collected {len(inventory.accounts)} accounts, {len(inventory.errors)} incomplete scope(s)")
+            findings = evaluate_accounts(inventory, holds, evaluated_at, lifecycle_settings(config))
+        else:
+            findings = collection_error_findings(inventory.errors)
+        if request.mode is RunMode.ENFORCE and ACCOUNTS in request.parts:
             plan = plan_actions(
                 findings,
                 inventory,
@@ -223,6 +338,25 @@ def run_lifecycle(
                 records += executor.run(plan.actions, lambda r: _report_action(r, progress, on_action))
             else:
                 records = [ActionRecord(a, ActionOutcome.PLANNED, started, "dry run") for a in plan.actions]
+        if REAPER in request.parts and config.reaper is not None:
+            prices = PriceTable.load(config.reaper.price_table)
+            reaped_findings, reaped_records = reap(
+                config,
+                info=info,
+                timeline=inventory.timeline,
+                timeline_complete=inventory.scope_complete(TIMELINE_SCOPE),
+                now=evaluated_at,
+                enforce=request.mode is RunMode.ENFORCE,
+                apply=applying,
+                ledger=ledger,
+                clock=clock,
+                progress=progress,
+                counter=counter,
+                prices=prices,
+                fence=fence or (lambda: None),
+            )
+            findings += reaped_findings
+            records += reaped_records
         ledger.record_findings(info.run_id, findings, started)
     finally:
         providers.close()
@@ -237,7 +371,14 @@ def run_lifecycle(
         info.tool_version,
         info.as_of,
     )
-    result = RunResult(final_info, tuple(findings), tuple(records), tuple(holds), tuple(config.stages))
+    result = RunResult(
+        final_info,
+        tuple(findings),
+        tuple(records),
+        tuple(holds),
+        tuple(config.stages),
+        price_table=prices.info() if prices is not None else None,
+    )
     paths = write_reports(result, config.reports.directory)
     code = exit_code_for(findings, records, applying, plan)
     ledger.finish_run(info.run_id, finished, result.counts(), code.name.lower())

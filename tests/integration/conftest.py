@@ -45,6 +45,7 @@ def bind_config(sandbox: Sandbox, tmp: Path, monkeypatch: pytest.MonkeyPatch, **
         update={
             "ledger": LedgerConfig(url=f"sqlite:///{tmp / 'ledger.sqlite'}"),
             "reports": ReportsConfig(directory=tmp / "reports"),
+            "reaper": None,  # the account tests leave the reaper (slow c7n subprocesses) to tests/reaper
             **updates,
         }
     )

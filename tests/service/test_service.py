@@ -5,10 +5,8 @@ action is fenced, a stop interrupts between actions, and the digest shows all of
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
-import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from custodian.config import Config, JobKind, Mode
 from custodian.ledger import JobStatus, Ledger
 from custodian.model import Action, ActionKind, ActionOutcome, RunInfo, RunMode, Subject
-from custodian.service.jobs import REAPER_UNAVAILABLE, JobContext, JobResult
+from custodian.service.jobs import JobContext, JobResult
 from custodian.service.lease import LeaseKeeper, RunFence
 from custodian.service.metrics import ServiceMetrics
 from custodian.service.runner import SchedulerService
@@ -178,7 +176,6 @@ def test_an_overlapping_run_is_skipped_and_recorded_not_stacked(ledger: Ledger, 
 def test_a_failing_job_is_recorded_and_does_not_stop_the_others(
     ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "custodian.reaper", None)  # a version without the reaper
     config = make_config(
         _url(ledger),
         tmp_path,
@@ -192,39 +189,43 @@ def test_a_failing_job_is_recorded_and_does_not_stop_the_others(
     one = replica(config, ledger, clock, "one")
     assert one.fire("bad") is JobStatus.FAILED
     assert one.fire("good") is JobStatus.SUCCEEDED
-    assert one.fire("reap") is JobStatus.FAILED
+    assert one.fire("reap") is JobStatus.SUCCEEDED  # no reaper section: nothing to reap, not a failure
     bad = ledger.latest_job_run("bad")
     reap = ledger.latest_job_run("reap")
     assert bad is not None and bad.detail == "RuntimeError: test-fail: this job always fails"
-    assert reap is not None and reap.detail == REAPER_UNAVAILABLE
+    assert reap is not None and "no reaper section" in reap.detail
     samples = one.samples()
     assert samples[("release_custodian_job_runs_total", (("job", "bad"), ("outcome", "failed")))] == 1
-    assert samples[("release_custodian_job_runs_total", (("job", "reap"), ("outcome", "failed")))] == 1
+    assert samples[("release_custodian_job_runs_total", (("job", "reap"), ("outcome", "succeeded")))] == 1
     assert ("release_custodian_job_last_success_timestamp_seconds", (("job", "good"),)) in samples
     assert ("release_custodian_job_last_success_timestamp_seconds", (("job", "bad"),)) not in samples
 
 
-def test_the_reap_job_calls_the_reaper_entry_point_with_the_fence(
+def test_the_reap_job_runs_the_reaper_part_with_the_fence(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import custodian.sweeps.lifecycle as lifecycle
+
     calls: list[dict[str, Any]] = []
-    module = types.ModuleType("custodian.reaper")
 
-    def run_reap(config: Config, request: Any, *, ledger: Ledger, clock: Any, progress: Any, fence: Any) -> str:
-        calls.append({"mode": request.mode, "apply": request.apply, "fence": fence})
-        fence()
-        return "done"
+    class Recorded(Exception):
+        pass
 
-    module.run_reap = run_reap  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "custodian.reaper", module)
-    document_jobs = {"reap": {"interval": "1h"}}
-    config = make_config(sqlite_url, tmp_path, document_jobs).model_copy(
+    def recording_run(config: Config, request: Any, **kwargs: Any) -> Any:
+        calls.append({"request": request, **kwargs})
+        kwargs["fence"]()  # the HA check works from inside the run
+        raise Recorded
+
+    monkeypatch.setattr(lifecycle, "run_lifecycle", recording_run)
+    config = make_config(sqlite_url, tmp_path, {"reap": {"interval": "1h"}}).model_copy(
         update={"mode": Mode.ENFORCE, "reaper": _reaper_section()}
     )
     clock = FakeClock(T0 + timedelta(seconds=1))
     with Ledger.open(sqlite_url) as ledger:
-        assert replica(config, ledger, clock, "one").fire("reap") is JobStatus.SUCCEEDED
-    assert len(calls) == 1 and calls[0]["mode"] is RunMode.ENFORCE and calls[0]["apply"]
+        assert replica(config, ledger, clock, "one").fire("reap") is JobStatus.FAILED  # Recorded, on purpose
+    assert len(calls) == 1
+    request = calls[0]["request"]
+    assert request.mode is RunMode.ENFORCE and request.apply and request.parts == frozenset({lifecycle.REAPER})
     assert isinstance(calls[0]["fence"], RunFence)
 
 
