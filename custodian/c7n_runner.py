@@ -12,6 +12,15 @@ The child gets a fresh environment built here, not a copy of ours: ``AZURE_ACCES
 Nothing else leaks in (no other ``AZURE_*`` credentials, no proxy settings, no cloud selection),
 so c7n-azure authenticates with the given token only and talks to no host but the ARM endpoint.
 
+Options of `run_policies` map to launcher options (see `custodian.c7n_launcher`): `read_only`
+(``--read-only``: no mutating request leaves the child), `as_of` (``--as-of``: c7n's time-based
+filters and ``mark-for-op`` evaluate at that time), `record_operations` (``--record-operations``:
+every DELETE response is appended to a JSON-lines file) and `retry_total`/`retry_backoff_s`
+(c7n-azure's retry policy). c7n's resource cache is off by default
+(``--cache-period 0``; c7n's own default is a 15-minute on-disk cache under ``~/.cache``, which
+would serve a later run the listing of an earlier one); ``cache="memory"`` shares one listing per
+resource type among the policies of this run only.
+
 Failures are never silent: a timeout (the child's process group is killed), a non-zero exit, a
 policy c7n reports as errored, or a policy without a readable ``resources.json`` each add a reason
 to `PolicyRunResult.problems`, and `PolicyRunResult.ok` is true only when there is none. Output
@@ -31,12 +40,13 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
-from custodian.c7n_launcher import normalise_endpoint
+from custodian.c7n_launcher import READ_ONLY_EXIT, normalise_endpoint
 from custodian.errors import BadInputError
 
 __all__ = [
@@ -157,11 +167,20 @@ def run_policies(
     dry_run: bool = False,
     extra_env: Mapping[str, str] | None = None,
     token_audience: str | None = None,
+    read_only: bool = False,
+    as_of: datetime | None = None,
+    record_operations: Path | None = None,
+    cache: Literal["off", "memory"] = "off",
+    retry_total: int | None = None,
+    retry_backoff_s: float | None = None,
 ) -> PolicyRunResult:
     """Run every policy of `policy_file` against one subscription behind `arm_endpoint`.
 
-    `token_audience` defaults to the ARM endpoint. `extra_env` adds variables to the child's
-    environment (e.g. proxy settings) but may not override the managed ones (`MANAGED_ENV`).
+    `token_audience` defaults to the ARM endpoint. `read_only`, `as_of`, `record_operations`,
+    `cache` and the retry settings (c7n-azure's retry policy, ``--retry-total``/``--retry-backoff``;
+    None keeps its defaults) are described in the module docstring; `as_of` must be timezone-aware. `extra_env` adds
+    variables to the child's environment (e.g. proxy settings) but may not override the managed ones
+    (`MANAGED_ENV`).
     Raises `BadInputError` for an unreadable policy file or a malformed endpoint/argument; every
     failure of the run itself is reported in the result.
     """
@@ -186,10 +205,23 @@ def run_policies(
     env.update({"AZURE_ACCESS_TOKEN": access_token, "AZURE_SUBSCRIPTION_ID": subscription_id.strip()})
     if ca_bundle:
         env["REQUESTS_CA_BUNDLE"] = ca_bundle
+    if as_of is not None and as_of.tzinfo is None:
+        raise BadInputError("as_of must be a timezone-aware time")
     launcher_args = ["--arm-endpoint", endpoint]
     if audience:
         launcher_args += ["--token-audience", audience]
-    c7n_args = ["run", "-s", str(output_dir), *(["--dryrun"] if dry_run else []), str(policy_file)]
+    if as_of is not None:
+        launcher_args += ["--as-of", as_of.astimezone(UTC).isoformat()]
+    if read_only:
+        launcher_args.append("--read-only")
+    if record_operations is not None:
+        launcher_args += ["--record-operations", str(record_operations.resolve())]
+    if retry_total is not None:
+        launcher_args += ["--retry-total", str(int(retry_total))]
+    if retry_backoff_s is not None:
+        launcher_args += ["--retry-backoff", f"{float(retry_backoff_s):g}"]
+    cache_args = ["--cache", "memory"] if cache == "memory" else ["--cache-period", "0"]
+    c7n_args = ["run", "-s", str(output_dir), *cache_args, *(["--dryrun"] if dry_run else []), str(policy_file)]
     outcome = _run_child(_command(launcher_args, c7n_args), env, timeout_s, cwd=output_dir)
 
     secrets = [access_token]
@@ -198,6 +230,12 @@ def run_policies(
     problems: list[str] = []
     if outcome.timed_out:
         problems.append(f"c7n did not finish within {timeout_s:g}s and was killed")
+    elif outcome.exit_code == READ_ONLY_EXIT and read_only:
+        refused = [m for level, m in _log_records(stderr) if level == "ERROR" and m.startswith("read-only: refused ")]
+        problems.append(
+            f"c7n tried {len(refused)} mutating request(s) in a read-only run (refused before sending): "
+            + "; ".join(m.removeprefix("read-only: refused ") for m in refused[:5])
+        )
     elif outcome.exit_code != 0:
         hint = f"policies with errors: {', '.join(sorted(errored))}" if errored else _first_error(stderr)
         problems.append(f"c7n exited with code {outcome.exit_code}: {hint}")
