@@ -251,7 +251,9 @@ class Action:
 
     @property
     def key(self) -> str:
-        return f"{self.kind.value}:{self.subject.provider}:{self.subject.scope}:{self.subject.provider_name}"
+        """Unique per target: the resource id where there is one (names repeat across groups and types)."""
+        target = (self.subject.resource_id or "").lower() or self.subject.provider_name
+        return f"{self.kind.value}:{self.subject.provider}:{self.subject.scope}:{target}"
 
 
 class ActionOutcome(StrEnum):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
@@ -16,12 +18,13 @@ from rich.table import Table
 
 from custodian.commands.common import findings_table
 from custodian.commands.runs import print_outcome
-from custodian.config import ConfigError, LedgerConfig, ReportsConfig, load_config
+from custodian.config import Config, ConfigError, LedgerConfig, ReportsConfig, format_duration, load_config
 from custodian.errors import BadInputError, ExitCode
 from custodian.ledger.store import Ledger
 from custodian.logs import configure
-from custodian.model import HoldTarget, RunMode, Status
+from custodian.model import ActionKind, ActionOutcome, HoldTarget, RunMode, Status
 from custodian.progress import LogProgress
+from custodian.sandbox.clock import SandboxClock
 from custodian.sweeps.lifecycle import RunOutcome, RunRequest, run_lifecycle
 
 SANDBOX_CONFIG = Path(__file__).resolve().parents[1] / "sandbox" / "sandbox-config.yaml"
@@ -30,12 +33,14 @@ SANDBOX_CONFIG = Path(__file__).resolve().parents[1] / "sandbox" / "sandbox-conf
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = subparsers.add_parser(
         "demo",
-        help="run audit, enforce --apply and a second audit on the built-in sandbox",
+        help="the whole story on the built-in sandbox: audit, enforce --apply (twice with the reaper), audit",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
             "Starts the local GitHub, ARM and Azurite emulators seeded with the scenario, places its holds,\n"
-            "then runs: an audit (the seeded violations), an enforce --apply on the sandbox, and a second\n"
-            "audit. Prints a summary and the report paths. Needs nothing but the README's set-up.\n\n"
+            "then runs: an audit (the seeded violations, leftovers and orphans with their costs), an enforce\n"
+            "--apply (accounts fixed; leftovers and orphans marked), the sandbox clock moved past the reaper's\n"
+            "mark grace, a second enforce --apply (what is due is deleted and confirmed), and a final audit.\n"
+            "Prints a summary and the report paths. Needs nothing but the README's set-up.\n\n"
             "The output directory is the demo's own: its ledger is recreated on every run."
         ),
     )
@@ -88,52 +93,89 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
                 ledger.place_hold(
                     target_type, target, hold.reason, hold.by, hold.placed_at, hold.until, config.holds.max_duration
                 )
-            console.rule("1. audit (read-only)")
-            first = run_lifecycle(config, RunRequest(RunMode.AUDIT), ledger=ledger, clock=clock, progress=progress)
-            print_outcome(console, first)
-            console.rule("2. enforce --apply")
-            applied = run_lifecycle(
-                config, RunRequest(RunMode.ENFORCE, apply=True), ledger=ledger, clock=clock, progress=progress
-            )
-            print_outcome(console, applied)
-            console.rule("3. audit again")
-            second = run_lifecycle(config, RunRequest(RunMode.AUDIT), ledger=ledger, clock=clock, progress=progress)
-            print_outcome(console, second)
+            steps = run_steps(console, config, ledger, sandbox.clock, progress)
         finally:
             ledger.close()
     finally:
         sandbox.stop()
-    summarize(console, first, applied, second)
+    summarize(console, steps)
     return ExitCode.OK
+
+
+def run_steps(
+    console: Console, config: Config, ledger: Ledger, clock: SandboxClock, progress: LogProgress
+) -> list[tuple[str, RunOutcome]]:
+    """audit; enforce --apply; (reaper: advance the sandbox clock past the mark grace; enforce --apply); audit."""
+    plan: list[tuple[str, RunRequest, timedelta | None]] = [
+        ("audit (read-only)", RunRequest(RunMode.AUDIT), None),
+        (
+            "enforce --apply" + (": fix accounts, mark leftovers and orphans" if config.reaper else ""),
+            RunRequest(RunMode.ENFORCE, apply=True),
+            None,
+        ),
+    ]
+    if config.reaper is not None:
+        grace = format_duration(config.reaper.mark_grace)
+        label = f"enforce --apply once the {grace} mark grace has passed: delete what is due"
+        plan.append((label, RunRequest(RunMode.ENFORCE, apply=True), config.reaper.mark_grace + timedelta(minutes=1)))
+    plan.append(("audit again", RunRequest(RunMode.AUDIT), None))
+    steps = []
+    for number, (label, request, advance) in enumerate(plan, start=1):
+        if advance is not None:
+            clock.advance(advance)
+        console.rule(f"{number}. {label}")
+        outcome = run_lifecycle(config, request, ledger=ledger, clock=clock.now, progress=progress)
+        print_outcome(console, outcome)
+        steps.append((label, outcome))
+    return steps
 
 
 def _count(outcome: RunOutcome, status: Status, rules: tuple[str, ...] | None = None) -> int:
     return sum(1 for f in outcome.result.findings if f.status is status and (rules is None or f.rule in rules))
 
 
-def summarize(console: Console, first: RunOutcome, applied: RunOutcome, second: RunOutcome) -> None:
+def summarize(console: Console, steps: list[tuple[str, RunOutcome]]) -> None:
     console.rule("summary")
     table = Table(show_header=True, header_style="bold")
-    for column in ("run", "FAIL L1-L3", "WARN", "HELD", "ERROR", "actions done"):
+    for column in ("run", "FAIL", "WARN", "HELD", "ERROR", "actions done", "waste found", "reclaimed"):
         table.add_column(column)
-    for label, outcome in (("audit", first), ("enforce --apply", applied), ("audit again", second)):
+    for label, outcome in steps:
         done = sum(1 for r in outcome.result.actions if r.outcome.value == "done")
+        found, reclaimed = _waste(outcome)
         table.add_row(
-            label,
-            str(_count(outcome, Status.FAIL, ("L1", "L2", "L3"))),
+            label.split(":")[0],
+            str(_count(outcome, Status.FAIL)),
             str(_count(outcome, Status.WARN)),
             str(_count(outcome, Status.HELD)),
             str(_count(outcome, Status.ERROR)),
-            str(done) if outcome.plan is not None else "-",
+            str(done) if outcome.plan is not None or outcome.result.actions else "-",
+            found,
+            reclaimed,
         )
     console.print(table)
-    for label, outcome in (("audit", first), ("enforce --apply", applied), ("audit again", second)):
-        console.print(f"{label}: {outcome.reports.report_html}", highlight=False, soft_wrap=True)
-    remaining = [f for f in second.result.findings if f.status in (Status.FAIL, Status.ERROR)]
+    for label, outcome in steps:
+        console.print(f"{label.split(':')[0]}: {outcome.reports.report_html}", highlight=False, soft_wrap=True)
+    last = steps[-1][1]
+    remaining = [f for f in last.result.findings if f.status in (Status.FAIL, Status.ERROR)]
     if remaining:
         console.print("still failing after enforce:")
         console.print(findings_table(remaining))
     held = sorted(
-        {f.subject.logical_name or f.subject.provider_name for f in second.result.findings if f.status is Status.HELD}
+        {f.subject.logical_name or f.subject.provider_name for f in last.result.findings if f.status is Status.HELD}
     )
     console.print(f"held and untouched: {', '.join(held) or 'none'}", highlight=False)
+
+
+def _waste(outcome: RunOutcome) -> tuple[str, str]:
+    """Monthly cost of what a run found (FAIL) and of what it confirmed deleted."""
+    deleted = {
+        r.action.subject.resource_id
+        for r in outcome.result.actions
+        if r.action.kind is ActionKind.DELETE_RESOURCE and r.outcome is ActionOutcome.DONE
+    }
+    found = sum((f.cost.monthly for f in outcome.result.findings if f.cost and f.status is Status.FAIL), Decimal(0))
+    reclaimed = sum(
+        (f.cost.monthly for f in outcome.result.findings if f.cost and f.subject.resource_id in deleted), Decimal(0)
+    )
+    currency = next((f.cost.currency for f in outcome.result.findings if f.cost), "")
+    return (f"{found} {currency}".strip() if currency else "-", f"{reclaimed} {currency}".strip() if currency else "-")

@@ -225,6 +225,7 @@ def reap(
             access_token=config.azure.access_token.resolve(),
             ca_bundle=str(config.azure.ca_bundle) if config.azure.ca_bundle else None,
             work_dir=run_directory(config.reports.directory, info),
+            fence=fence,
         )
         findings += arm_findings
         records += arm_records

@@ -20,18 +20,18 @@ def cli_env(seed_env: Env, monkeypatch: pytest.MonkeyPatch) -> Env:
 
 def test_audit_enforce_and_reports_through_the_cli(cli_env: Env, capsys: pytest.CaptureFixture[str]) -> None:
     config = str(SANDBOX_CONFIG)
-    assert main(["audit", "-c", config, "--log-format", "json"]) == 3
+    assert main(["audit", "-c", config, "--only", "accounts", "--log-format", "json"]) == 3
     captured = capsys.readouterr()
     assert "exit code: 3" in captured.out
     log_lines = [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
     assert log_lines and all({"ts", "level", "msg"} <= set(line) for line in log_lines)
 
-    assert main(["enforce", "-c", config]) == 3  # dry run: the plan, no change
+    assert main(["enforce", "-c", config, "--only", "accounts"]) == 3  # dry run: the plan, no change
     assert "planned" in capsys.readouterr().out
     assert {m for m, _, _ in cli_env.requests()} <= {"GET", "HEAD"}
 
-    assert main(["enforce", "-c", config, "--apply"]) == 0
-    assert main(["audit", "-c", config]) == 0
+    assert main(["enforce", "-c", config, "--only", "accounts", "--apply"]) == 0
+    assert main(["audit", "-c", config, "--only", "accounts"]) == 0
     capsys.readouterr()
 
     assert main(["report", "list", "-c", config]) == 0
@@ -60,10 +60,24 @@ def test_demo_runs_the_story_and_exits_0(tmp_path: Path, capsys: pytest.CaptureF
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--log-format", "json"]) == 0
     text = capsys.readouterr().out
-    assert "1. audit" in text and "2. enforce --apply" in text and "3. audit again" in text
-    assert "held and untouched: v0.0.0-prod-acr-sa, v0.0.0-prod-gh-sa, v0.0.0-uat-gh-sa" in " ".join(text.split())
-    assert "still failing after enforce" not in text
-    assert len(list(out.glob("reports/*/*/report.html"))) == 3
+    flat = " ".join(text.split())
+    assert "1. audit" in flat and "2. enforce --apply" in flat and "mark grace has passed" in flat
+    assert "4. audit again" in flat
+    assert (
+        "held and untouched: disk-forensics-evidence-01, tmp/run-4413/core.dump" in flat
+        or "held and untouched:" in flat
+    )
+    held_names = (
+        "v0.0.0-prod-acr-sa",
+        "v0.0.0-prod-gh-sa",
+        "v0.0.0-uat-gh-sa",
+        "disk-forensics-evidence-01",
+        "core.dump",
+    )
+    for held in held_names:
+        assert held in flat.split("held and untouched:")[1]
+    assert len(list(out.glob("reports/*/*/report.html"))) == 4
+    assert len(list(out.glob("reports/*/*/cost.csv"))) == 4
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "precious.txt").write_text("keep")
     assert main(["demo", "--out", str(tmp_path / "other")]) == 2
