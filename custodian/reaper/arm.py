@@ -384,6 +384,16 @@ def _cost(prices: PriceTable, resource: Mapping[str, Any]) -> Cost | None:
     return prices.arm_resource(view)
 
 
+def _subscription_subject(scope: _Scope) -> Subject:
+    return Subject(
+        provider="azure",
+        kind="subscription",
+        provider_name=scope.subscription,
+        resource_id=scope.scope_id,
+        scope=scope.scope_id,
+    )
+
+
 def _collect_error(scope: _Scope, problems: Sequence[str]) -> Finding:
     """One ERROR per incomplete subscription: the first problems in the message, all in evidence."""
     shown = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more problem(s))" if len(problems) > 3 else "")
@@ -391,13 +401,7 @@ def _collect_error(scope: _Scope, problems: Sequence[str]) -> Finding:
         "COLLECT",
         Status.ERROR,
         Severity.HIGH,
-        Subject(
-            provider="azure",
-            kind="subscription",
-            provider_name=scope.subscription,
-            resource_id=scope.scope_id,
-            scope=scope.scope_id,
-        ),
+        _subscription_subject(scope),
         f"the reaper's inventory of subscription {scope.subscription} is incomplete: {shown}; "
         "nothing in this subscription is marked or deleted in this run",
         {"subscription": scope.subscription, "problems": "\n".join(problems), "output": str(scope.directory)},
@@ -594,13 +598,7 @@ def _run_failed(run: _Run, scope: _Scope, what: str, result: PolicyRunResult) ->
             "REAPER",
             Status.ERROR,
             Severity.HIGH,
-            Subject(
-                provider="azure",
-                kind="subscription",
-                provider_name=scope.subscription,
-                resource_id=scope.scope_id,
-                scope=scope.scope_id,
-            ),
+            _subscription_subject(scope),
             f"the c7n run that {what} in subscription {scope.subscription} failed: {'; '.join(result.problems)}; "
             "each of its resources was re-read to report what happened",
             {
