@@ -29,8 +29,8 @@ sandbox: setup
 test: setup lint unit
 
 lint: setup
-	$(BIN)/ruff check custodian tests scheduler.py
-	$(BIN)/ruff format --check custodian tests scheduler.py
+	$(BIN)/ruff check custodian tests scheduler.py bench examples
+	$(BIN)/ruff format --check custodian tests scheduler.py bench examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

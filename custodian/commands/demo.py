@@ -12,6 +12,7 @@ import shutil
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -26,6 +27,9 @@ from custodian.model import ActionKind, ActionOutcome, HoldTarget, RunMode, Stat
 from custodian.progress import LogProgress
 from custodian.sandbox.clock import SandboxClock
 from custodian.sweeps.lifecycle import RunOutcome, RunRequest, run_lifecycle
+
+if TYPE_CHECKING:
+    from custodian.sandbox.runtime import Sandbox
 
 SANDBOX_CONFIG = Path(__file__).resolve().parents[1] / "sandbox" / "sandbox-config.yaml"
 
@@ -94,12 +98,60 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
                     target_type, target, hold.reason, hold.by, hold.placed_at, hold.until, config.holds.max_duration
                 )
             steps = run_steps(console, config, ledger, sandbox.clock, progress)
+            remaining = remaining_resources(sandbox, config)
         finally:
             ledger.close()
     finally:
         sandbox.stop()
     summarize(console, steps)
+    console.print(remaining)
     return ExitCode.OK
+
+
+REAPED_TYPES = (
+    "Microsoft.Compute/virtualMachines",
+    "Microsoft.Compute/disks",
+    "Microsoft.Network/networkInterfaces",
+    "Microsoft.Network/publicIPAddresses",
+    "Microsoft.Network/networkSecurityGroups",
+)
+
+
+def remaining_resources(sandbox: Sandbox, config: Config) -> Table:
+    """What is still in the sandbox's ARM after the story: exclusions, held, not-yet-due and prod."""
+    assert sandbox.arm is not None
+    version_key, stage_key = config.naming.version_tag_key, config.naming.stage_tag_key
+    hold_key = config.reaper.hold_tag if config.reaper else "custodian-hold"
+    table = Table(title="Azure resources still in place after the demo", show_header=True, header_style="bold")
+    for column in ("type", "name", "subscription", "version", "stage", "note"):
+        table.add_column(column, overflow="fold")
+    rows = []
+    for kind in REAPED_TYPES:
+        for resource in sandbox.arm.store.list(kind):
+            tags = resource.get("tags") or {}
+            props = resource.get("properties") or {}
+            notes = []
+            if hold_key in tags:
+                notes.append(f"held: {tags[hold_key]}")
+            if props.get("privateEndpoint"):
+                notes.append("private endpoint NIC")
+            if props.get("hostedWorkloads"):
+                notes.append("hosted workload NIC")
+            if resource.get("managedBy") or props.get("virtualMachine") or props.get("ipConfiguration"):
+                notes.append("in use")
+            rows.append(
+                (
+                    kind.split("/")[-1],
+                    str(resource.get("name")),
+                    str(resource.get("id", "")).split("/")[2][:8] + "…",
+                    tags.get(version_key, ""),
+                    tags.get(stage_key, ""),
+                    ", ".join(notes),
+                )
+            )
+    for row in sorted(rows):
+        table.add_row(*row)
+    return table
 
 
 def run_steps(

@@ -23,6 +23,7 @@ from custodian.progress import Progress
 if TYPE_CHECKING:
     from custodian.sweeps.lifecycle import RunOutcome
 
+
 @dataclass(frozen=True)
 class JobContext:
     job_id: str

@@ -56,7 +56,10 @@ def test_release_status(cli_env: Env, capsys: pytest.CaptureFixture[str]) -> Non
 
 
 @pytest.mark.azurite
-def test_demo_runs_the_story_and_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_runs_the_story_and_exits_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # wide tables: no word folded across lines
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--log-format", "json"]) == 0
     text = capsys.readouterr().out
@@ -78,6 +81,13 @@ def test_demo_runs_the_story_and_exits_0(tmp_path: Path, capsys: pytest.CaptureF
         assert held in flat.split("held and untouched:")[1]
     assert len(list(out.glob("reports/*/*/report.html"))) == 4
     assert len(list(out.glob("reports/*/*/cost.csv"))) == 4
+    # what must survive the story: exclusions, the held disk, v0.0.2 (not in prod yet) and prod
+    remaining = flat.split("Azure resources still in place after the demo")[1]
+    assert "private endpoint NIC" in remaining and "held:" in remaining
+    assert "v0.0.2" in remaining and "prod" in remaining
+    assert "pvc-" in remaining and "asr" in remaining.lower()
+    assert "vm-v002-uat-app" in remaining and "vm-v001-prod-app" in remaining
+    assert "v001-qa" not in remaining and "v001-uat" not in remaining  # v0.0.1's QA/UAT leftovers are gone
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "precious.txt").write_text("keep")
     assert main(["demo", "--out", str(tmp_path / "other")]) == 2
