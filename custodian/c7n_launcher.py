@@ -175,9 +175,12 @@ class WireGuard:
         self.read_only = read_only
         self.record = record
         self.refused: list[str] = []
+        self.calls: dict[str, int] = {}  # HTTP requests sent (every attempt), by method
         self._lock = threading.Lock()
 
     def check(self, method: str, url: str) -> None:
+        with self._lock:
+            self.calls[method.upper()] = self.calls.get(method.upper(), 0) + 1
         if self.read_only and method.upper() not in READ_METHODS:
             message = f"refused {method.upper()} {url}: this c7n run is read-only (--read-only)"
             with self._lock:
@@ -272,6 +275,9 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--record-operations", default=None, help="append DELETE responses to this JSON-lines file")
     parser.add_argument("--retry-total", type=int, default=None, help="c7n-azure retries per ARM call (default 3)")
     parser.add_argument("--retry-backoff", type=float, default=None, help="seconds between them (default 45)")
+    parser.add_argument(
+        "--count-calls", default=None, help="write the HTTP requests sent, by method, to this JSON file"
+    )
     return parser.parse_args(args[:split]), args[split + 1 :]
 
 
@@ -294,6 +300,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         cli.main(c7n_args)
     finally:
+        if options.count_calls:
+            Path(options.count_calls).write_text(json.dumps(guard.calls, sort_keys=True), encoding="utf-8")
         _report_refusals(guard)
 
 

@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -106,6 +106,7 @@ class PolicyRunResult:
     stderr_tail: str
     policies: tuple[PolicyOutput, ...]
     problems: tuple[str, ...]
+    api_calls: Mapping[str, int] = field(default_factory=dict)  # requests c7n sent, by HTTP method
 
     @property
     def ok(self) -> bool:
@@ -220,6 +221,9 @@ def run_policies(
         launcher_args += ["--retry-total", str(int(retry_total))]
     if retry_backoff_s is not None:
         launcher_args += ["--retry-backoff", f"{float(retry_backoff_s):g}"]
+    calls_file = output_dir / "c7n-api-calls.json"
+    calls_file.unlink(missing_ok=True)
+    launcher_args += ["--count-calls", str(calls_file)]
     cache_args = ["--cache", "memory"] if cache == "memory" else ["--cache-period", "0"]
     c7n_args = ["run", "-s", str(output_dir), *cache_args, *(["--dryrun"] if dry_run else []), str(policy_file)]
     outcome = _run_child(_command(launcher_args, c7n_args), env, timeout_s, cwd=output_dir)
@@ -252,7 +256,17 @@ def run_policies(
         stderr_tail=_tail(stderr),
         policies=outputs,
         problems=tuple(problems),
+        api_calls=_read_calls(calls_file),
     )
+
+
+def _read_calls(path: Path) -> dict[str, int]:
+    """The launcher's request counts (empty when the child died before writing them)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 def validate_policies(policy_file: Path, *, timeout_s: float = 120.0) -> list[str]:

@@ -24,9 +24,9 @@ class CallCounter:
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, str]] = Counter()
 
-    def add(self, provider: str, method: str) -> None:
+    def add(self, provider: str, method: str, count: int = 1) -> None:
         with self._lock:
-            self._counts[(provider, method.upper())] += 1
+            self._counts[(provider, method.upper())] += count
 
     def by_provider(self) -> dict[str, int]:
         with self._lock:

@@ -125,6 +125,7 @@ class _Run:
     clock: Callable[[], datetime]
     progress: Progress
     prices: PriceTable
+    counter: CallCounter
     reader: ArmReader
     policy_set: PolicySet
     arm_endpoint: str
@@ -152,6 +153,12 @@ class _Run:
         )
 
     def c7n(self, policy_file: Path, output_dir: Path, subscription: str, **options: Any) -> PolicyRunResult:
+        result = self._c7n(policy_file, output_dir, subscription, **options)
+        for method, count in result.api_calls.items():  # c7n's own requests are part of the run's cost
+            self.counter.add("azure", method, count)
+        return result
+
+    def _c7n(self, policy_file: Path, output_dir: Path, subscription: str, **options: Any) -> PolicyRunResult:
         return run_policies(
             policy_file,
             output_dir,
@@ -260,6 +267,7 @@ def reap_arm(
         clock=clock,
         progress=progress,
         prices=prices,
+        counter=counter,
         reader=ArmReader(clients, arm_endpoint),
         policy_set=policy_set,
         arm_endpoint=arm_endpoint,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,8 @@ def test_policy_lists_and_tags_exactly_the_matching_vms(arm: Arm, policy_file: P
     assert patches == [("PATCH", f"{VMS}/{vm}{TAGS_API}", 200) for vm in sorted(MATCHING)]
     assert {r.method for r in log} == {"GET", "PATCH"}
     assert TOKEN not in repr(result)
+    # c7n's own requests are counted (every attempt) and agree with what the emulator saw
+    assert dict(result.api_calls) == dict(Counter(r.method for r in log))
 
 
 def test_throttled_reads_are_retried_after_retry_after(arm: Arm, policy_file: Path, tmp_path: Path) -> None:
