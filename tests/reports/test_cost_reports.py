@@ -43,7 +43,14 @@ from custodian.reports import (
     write_reports,
 )
 
-from .test_reports import EXTERNAL_REFERENCE, DomCollector, chromium, find_chromium, unescaped_pipes
+from .test_reports import (
+    EXTERNAL_REFERENCE,
+    DomCollector,
+    assert_screenshot_renders,
+    chromium,
+    find_chromium,
+    unescaped_pipes,
+)
 
 STARTED = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
 SUB_A = "11111111-1111-4111-8111-111111111111"
@@ -366,9 +373,4 @@ def test_cost_charts_render_in_headless_chromium(result: RunResult, tmp_path: Pa
 
 @pytest.mark.chromium
 def test_cost_section_screenshot_renders(result: RunResult, tmp_path: Path) -> None:
-    binary = find_chromium()
-    paths = write_reports(result, tmp_path / "reports")
-    png = tmp_path / "report.png"
-    chromium(binary, tmp_path / "profile", f"--screenshot={png}", "--window-size=1400,2400", paths.report_html.as_uri())
-    data = png.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    assert_screenshot_renders(result, tmp_path, "1400,2400")

@@ -529,6 +529,17 @@ def find_chromium() -> str:
     pytest.skip(reason)
 
 
+def assert_screenshot_renders(result: RunResult, tmp_path: Path, window_size: str) -> None:
+    """report.html renders to a real (non-trivial) PNG in headless Chromium."""
+    binary = find_chromium()
+    paths = write_reports(result, tmp_path / "reports")
+    png = tmp_path / "report.png"
+    size = f"--window-size={window_size}"
+    chromium(binary, tmp_path / "profile", f"--screenshot={png}", size, paths.report_html.as_uri())
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
 def chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     command = [
         binary,
@@ -625,12 +636,7 @@ def test_report_html_in_headless_chromium(result: RunResult, tmp_path: Path) -> 
 
 @pytest.mark.chromium
 def test_report_html_screenshot_renders(result: RunResult, tmp_path: Path) -> None:
-    binary = find_chromium()
-    paths = write_reports(result, tmp_path / "reports")
-    png = tmp_path / "report.png"
-    chromium(binary, tmp_path / "profile", f"--screenshot={png}", "--window-size=1400,1000", paths.report_html.as_uri())
-    data = png.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    assert_screenshot_renders(result, tmp_path, "1400,1000")
 
 
 def test_action_snapshots_never_reach_a_report(result: RunResult, tmp_path: Path) -> None:
