@@ -243,7 +243,9 @@ PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 class ReaperConfig(_Strict):
     """Rule L4 (QA/UAT leftovers after prod) and orphans O1-O6, reaped in two phases (mark, then delete)."""
 
-    policies_dir: Path = Field(default=Path("policies"), description="Cloud Custodian policy files")
+    policies_dir: Path | None = Field(
+        default=None, description="Cloud Custodian policy files (default: the policies/ shipped with release-custodian)"
+    )
     mark_grace: PositiveDuration = Field(description="time between marking and deleting; required, never zero")
     leftover_grace: Duration = Field(default=timedelta(hours=24), description="L4: after the production success")
     hold_tag: str = Field(default="custodian-hold", description="a resource or blob with this tag is never touched")
@@ -568,7 +570,56 @@ def format_validation_error(exc: ValidationError, source: str, lines: dict[tuple
     return problems
 
 
-def parse_config(text: str, source: str = "<config>") -> Config:
+# Where a configuration holds file paths: resolved against the configuration file's directory.
+_PATH_KEYS: tuple[tuple[str, ...], ...] = (
+    ("azure", "ca_bundle"),
+    ("reaper", "policies_dir"),
+    ("reaper", "price_table"),
+    ("reports", "directory"),
+)
+
+
+def _absolute(value: object, base: Path) -> object:
+    if isinstance(value, str) and value.strip():
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else (base / path).resolve())
+    return value
+
+
+def _resolve_paths(node: Any, base: Path) -> Any:
+    """Relative paths made absolute against `base` (the config file's directory), before validation.
+
+    Covers the keys of `_PATH_KEYS`, every secret's `file`, a SQLite `ledger.url` and the test jobs'
+    `marker`: whatever later runs in another working directory (c7n's subprocess, the scheduler) then
+    reads the same file.
+    """
+    if isinstance(node, list):
+        return [_resolve_paths(item, base) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _resolve_paths(value, base) for key, value in node.items()}
+    if set(out) <= {"env", "file"} and "file" in out:  # a SecretRef
+        out["file"] = _absolute(out["file"], base)
+    if "marker" in out:
+        out["marker"] = _absolute(out["marker"], base)
+    return out
+
+
+def resolve_config_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    data = _resolve_paths(data, base)
+    for section, key in _PATH_KEYS:
+        if isinstance(data.get(section), dict) and key in data[section]:
+            data[section][key] = _absolute(data[section][key], base)
+    ledger = data.get("ledger")
+    if isinstance(ledger, dict) and isinstance(ledger.get("url"), str):
+        url: str = ledger["url"]
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and url[len(prefix) :] and not url[len(prefix) :].startswith(("/", ":memory:")):
+            ledger["url"] = prefix + str(_absolute(url[len(prefix) :], base))
+    return data
+
+
+def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -583,6 +634,8 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     data = _expand_env(data, "", missing)
     if missing:
         raise ConfigError([f"{source}: {m}" for m in missing])
+    if base_dir is not None:
+        data = resolve_config_paths(data, base_dir)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
@@ -594,7 +647,7 @@ def load_config(path: Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read the configuration: {exc.strerror}"]) from exc
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), path.resolve().parent)
 
 
 def config_schema() -> dict[str, Any]:

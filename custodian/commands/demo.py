@@ -63,7 +63,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:
         raise BadInputError(str(exc)) from exc
-    out: Path = args.out
+    out: Path = args.out.resolve()  # absolute: c7n runs in another working directory
     if out.exists() and not (out / ".release-custodian-demo").exists() and any(out.iterdir()):
         raise BadInputError(f"--out {out}: exists and is not a demo directory; choose an empty or new directory")
     shutil.rmtree(out / "ledger", ignore_errors=True)

@@ -301,15 +301,11 @@ def reap_arm(
     return run.findings, run.records
 
 
-def policies_directory(configured: Path) -> Path:
-    """`reaper.policies_dir`: absolute as given; relative to the working directory, else to the project root."""
-    if configured.is_absolute():
-        return configured
-    here = configured.resolve()
-    if here.is_dir():
-        return here
-    project = Path(__file__).resolve().parents[2] / configured
-    return project if project.is_dir() else here
+def policies_directory(configured: Path | None) -> Path:
+    """`reaper.policies_dir` (made absolute when the configuration was loaded), else the shipped `policies/`."""
+    if configured is None:
+        return Path(__file__).resolve().parents[2] / "policies"
+    return configured.resolve()
 
 
 # -- inventory ------------------------------------------------------------------------------------

@@ -82,7 +82,7 @@ class Sandbox:
     ) -> None:
         self.scenario = scenario
         self._owns_workdir = workdir is None
-        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="release-custodian-sandbox-"))
+        self.workdir = (workdir or Path(tempfile.mkdtemp(prefix="release-custodian-sandbox-"))).resolve()
         self.faults = faults
         self.page_size = page_size
         self.with_azurite = with_azurite

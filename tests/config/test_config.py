@@ -58,3 +58,24 @@ def test_config_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> Non
     schema = json.loads(capsys.readouterr().out)
     assert schema["additionalProperties"] is False
     assert {"github", "azure"} <= set(schema["required"])
+
+
+def test_relative_paths_are_resolved_against_the_config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """c7n and the scheduler run elsewhere: every path a config names is made absolute when it is loaded."""
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    text = (HERE / "good_base.yaml").read_text()
+    text += (
+        "\nreports: {directory: out/reports}\nledger: {url: 'sqlite:///state/ledger.sqlite'}\n"
+        "reaper: {mark_grace: 24h, policies_dir: ../my-policies, price_table: prices.yaml}\n"
+    )
+    text = text.replace("azure:\n", "azure:\n  ca_bundle: tls/ca.pem\n", 1)
+    (folder / "config.yaml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    config = load_config(Path("conf/config.yaml"))
+    assert config.azure.ca_bundle == folder / "tls" / "ca.pem"
+    assert config.reports.directory == folder / "out" / "reports"
+    assert config.ledger.url == f"sqlite:///{folder / 'state' / 'ledger.sqlite'}"
+    assert config.reaper is not None
+    assert config.reaper.policies_dir == tmp_path / "my-policies"
+    assert config.reaper.price_table == folder / "prices.yaml"
