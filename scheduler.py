@@ -8,7 +8,7 @@ sections and runs the jobs with APScheduler 3's `BlockingScheduler`: jobs define
 config in the memory job store, `coalesce=True`, `max_instances=1` and an explicit
 `misfire_grace_time` per job. Everything that is not APScheduler lives in `custodian.service`:
 
-- slots come from `custodian.service.cadence` (crontab semantics, 0 = Sunday; intervals aligned on
+- slots come from `custodian.cadence` (crontab semantics, 0 = Sunday; intervals aligned on
   the epoch) through `SlotTrigger`, so every replica and restart agrees on them;
 - `SchedulerService.fire` runs a slot at most once (run ledger), on the leader only (lease), and
   records missed, skipped (overlap), failed, fenced and interrupted slots;
@@ -53,7 +53,7 @@ from custodian.config import Config, ConfigError, Mode, load_config
 from custodian.errors import ExitCode
 from custodian.ledger.store import Ledger
 from custodian.logs import configure
-from custodian.service.cadence import Cadence
+from custodian.cadence import Cadence
 from custodian.service.health import HealthServer
 from custodian.service.lease import (
     LeaseKeeper,
@@ -70,7 +70,7 @@ _LOG = logging.getLogger("release_custodian.scheduler")
 
 
 class SlotTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler ships no type hints
-    """An APScheduler trigger that fires at a `custodian.service.cadence` cadence's slots."""
+    """An APScheduler trigger that fires at a `custodian.cadence` cadence's slots."""
 
     __slots__ = ("cadence",)
 

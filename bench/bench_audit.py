@@ -24,11 +24,11 @@ from typing import Any
 from custodian.config import Config, parse_config
 from custodian.ledger.store import Ledger
 from custodian.model import RunMode
+from custodian.run import RunRequest, run_lifecycle
 from custodian.sandbox.arm import start_arm
 from custodian.sandbox.clock import SandboxClock
 from custodian.sandbox.github import start_github
 from custodian.sandbox.tls import SandboxTLS
-from custodian.sweeps.lifecycle import RunRequest, run_lifecycle
 
 SUB = "11111111-1111-4111-8111-111111111111"
 RG = "rg-registries"

@@ -15,9 +15,20 @@ from rich.console import Console
 from rich.markup import escape
 
 from custodian import __version__
-from custodian.commands import config_cmd, demo, holds, release_cmd, report_cmd, runs, sandbox, schedule_cmd
+from custodian.commands import (
+    config_cmd,
+    demo,
+    holds,
+    release_cmd,
+    report_cmd,
+    rules_cmd,
+    runs,
+    sandbox,
+    schedule_cmd,
+)
 from custodian.config import ConfigError
 from custodian.errors import BadInputError, ExitCode
+from custodian.ledger.locks import LockHeldError
 from custodian.ledger.store import LedgerInputError
 
 EPILOG = """\
@@ -30,6 +41,7 @@ start here:
   release-custodian demo                   the whole story on the built-in sandbox, nothing to configure
   release-custodian sandbox serve          local GitHub/ARM/Azurite emulators with the seed scenario
   release-custodian config validate FILE   check a configuration file
+  release-custodian rules list             every rule: what it checks, whether and how it acts
   release-custodian audit -c FILE          read-only audit; reports in reports/<date>/<run-id>/
   release-custodian schedule -c FILE       the scheduled service (jobs, leader lease, /healthz, /metrics)
 """
@@ -61,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     release_cmd.register(subparsers)
     report_cmd.register(subparsers)
     config_cmd.register(subparsers)
+    rules_cmd.register(subparsers)
     sandbox.register(subparsers)
     schedule_cmd.register(subparsers)
     return parser
@@ -76,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BadInputError, ConfigError, LedgerInputError) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         return ExitCode.BAD_INPUT
+    except LockHeldError as exc:
+        err.print(f"[red]refused:[/red] {escape(str(exc))}; nothing was changed (wait for it, or check the run)")
+        return ExitCode.INCOMPLETE
     except KeyboardInterrupt:
         err.print("interrupted")
         return ExitCode.INCOMPLETE

@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from custodian.rules.naming import DEFAULT_VERSION_PATTERN, AccountNamer, TemplateError
-from custodian.service.cadence import Cadence, CadenceError, cadence_for
+from custodian.cadence import Cadence, CadenceError, cadence_for
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 _SECRET_SHAPE = re.compile(r"^(gh[pousr]_|github_pat_|eyJ|xox[abp]-)")  # token formats, not variable names
@@ -219,6 +219,10 @@ class StorageAccountConfig(_Strict):
     """A storage account the blob sweep reads (data plane): by connection string or account URL."""
 
     name: str = Field(description="the account name, as in reports")
+    subscription: str | None = Field(
+        default=None,
+        description="the subscription it belongs to (the allowlist's scope); when absent, resolved from ARM",
+    )
     connection_string: SecretRef | None = Field(default=None, description="where the connection string lives")
     account_url: str | None = Field(default=None, description="https://<name>.blob.core.windows.net (Entra ID auth)")
     containers: list[str] | None = Field(default=None, description="containers to sweep; all when absent")

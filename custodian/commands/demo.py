@@ -25,8 +25,8 @@ from custodian.ledger.store import Ledger
 from custodian.logs import configure
 from custodian.model import ActionKind, ActionOutcome, HoldTarget, RunMode, Status
 from custodian.progress import LogProgress
+from custodian.run import RunOutcome, RunRequest, run_lifecycle
 from custodian.sandbox.clock import SandboxClock
-from custodian.sweeps.lifecycle import RunOutcome, RunRequest, run_lifecycle
 
 if TYPE_CHECKING:
     from custodian.sandbox.runtime import Sandbox

@@ -7,13 +7,12 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
+from custodian.collect.accounts import collect_inventory
 from custodian.commands.common import config_parent, findings_table, load, open_ledger, progress_reporter, utcnow
 from custodian.errors import BadInputError, ExitCode
 from custodian.providers.wire import CallCounter
-from custodian.rules.lifecycle import evaluate_accounts
 from custodian.rules.naming import ParsedAccount
-from custodian.sweeps.inventory import collect_inventory
-from custodian.sweeps.lifecycle import Providers, lifecycle_settings, report_holds
+from custodian.run import Providers, RunTuning, account_findings, report_holds, sources_of
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,10 +33,10 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     if not namer.is_version(args.version):
         raise BadInputError(f"'{args.version}' is not a release version (e.g. v0.0.1)")
     now = utcnow()
-    providers = Providers(config, read_only=True, counter=CallCounter())
+    providers = Providers(config, read_only=True, counter=CallCounter(), tuning=RunTuning())
     try:
         with progress_reporter(console, args.log_format) as progress:
-            inventory = collect_inventory(providers.sources(), namer, now, progress)
+            inventory = collect_inventory(sources_of(config, providers), namer, now, progress)
     finally:
         providers.close()
     with open_ledger(config) as ledger:
@@ -68,15 +67,11 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
             accounts.add_row(
                 parsed.logical_name,
                 account.provider.value,
-                account.location or account.scope,
+                account.location or account.unit,
                 str(account.enabled),
                 creds,
             )
     console.print(accounts)
-    findings = [
-        f
-        for f in evaluate_accounts(inventory, holds, now, lifecycle_settings(config))
-        if f.subject.version == args.version
-    ]
+    findings = [f for f in account_findings(config, inventory, holds, now) if f.subject.version == args.version]
     console.print(findings_table(findings, show_pass=True))
     return ExitCode.OK

@@ -19,7 +19,7 @@ from custodian.commands.common import (
 )
 from custodian.config import Config
 from custodian.model import RunMode
-from custodian.sweeps.lifecycle import ACCOUNTS, REAPER, RunOutcome, RunRequest, run_lifecycle
+from custodian.run import ACCOUNTS, REAPER, RunOutcome, RunRequest, run_lifecycle
 
 ONLY_ARGS = ("--only",)
 ONLY_KWARGS: dict[str, Any] = {

@@ -6,7 +6,8 @@ JSON columns hold plain JSON-able values only.
 
 The migrations in `migrations/versions/` must produce exactly these tables; a test compares the
 migrated database with this metadata. Add later tables here and in a new migration, never by
-editing an applied one (0001: runs, findings, journal, holds; 0002: job_runs, leases).
+editing an applied one (0001: runs, findings, journal, holds; 0002: job_runs, leases; 0003: the
+journal's `plan` column, tag_sightings).
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ action_journal = Table(
     Column("at", UTCDateTime(), nullable=False),
     Column("detail", Text(), nullable=False),
     Column("snapshot", JSON(), nullable=False),
+    Column("plan", JSON(), nullable=True),  # revision 0003: scope, target kind and key, not_before, after, params
     Index("ix_action_journal_action_key", "action_key", "id"),
     Index("ix_action_journal_run_id", "run_id"),
 )
@@ -191,4 +193,14 @@ leases = Table(  # the leader lease of the scheduled service; times are the data
     Column("acquired_at", UTCDateTime(), nullable=False),
     Column("renewed_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+# -- the release timeline's evidence (revision 0003) -------------------------------------------------
+
+tag_sightings = Table(  # when the custodian first saw a tag: the evidence of a lightweight tag's push
+    "tag_sightings",
+    metadata,
+    Column("repo", String(256), primary_key=True),
+    Column("tag", String(256), primary_key=True),
+    Column("first_seen_at", UTCDateTime(), nullable=False),
 )

@@ -17,6 +17,7 @@ import hashlib
 import json
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from custodian.ledger import schema as t
+from custodian.ledger.locks import ApplyLock
 from custodian.ledger.redact import redact_mapping
 from custodian.ledger.scheduling import SchedulingLedger
 from custodian.model import (
@@ -45,8 +47,10 @@ from custodian.model import (
     Finding,
     Hold,
     HoldTarget,
+    ResourceKind,
     RunInfo,
     RunMode,
+    Scope,
     Severity,
     Status,
     Subject,
@@ -120,6 +124,26 @@ class Ledger(SchedulingLedger):
     def __init__(self, engine: Engine) -> None:
         """Wrap an engine whose schema is already at head; use `Ledger.open` instead."""
         self._engine = engine
+        self._apply_local = threading.Lock()
+
+    def apply_lock(self, run_id: str) -> ApplyLock:
+        """The lock an applied run holds for its whole length (`acquire` raises `LockHeldError` naming the holder)."""
+        return ApplyLock(
+            self._engine, self._engine.url.render_as_string(hide_password=False), run_id, self._apply_local
+        )
+
+    # -- the release timeline's evidence ------------------------------------------------------------
+
+    def record_tag_sightings(self, repo: str, tags: Sequence[str], at: datetime) -> dict[str, datetime]:
+        """Record `at` as the first sighting of each tag not seen before; return every tag's first sighting."""
+        at = _aware("at", at)
+        with self._write() as conn:
+            rows = conn.execute(select(t.tag_sightings).where(t.tag_sightings.c.repo == repo)).all()
+            known = {row.tag: row.first_seen_at for row in rows}
+            new = [{"repo": repo, "tag": tag, "first_seen_at": at} for tag in dict.fromkeys(tags) if tag not in known]
+            if new:
+                conn.execute(t.tag_sightings.insert(), new)
+        return {**known, **{row["tag"]: at for row in new}}
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -503,6 +527,7 @@ class Ledger(SchedulingLedger):
             "at": _aware("at", at),
             "detail": str(detail),
             "snapshot": _jsonable(redact_mapping(snapshot), "snapshot"),
+            "plan": _plan_json(action),
         }
         with self._write() as conn:
             self._require_run(conn, run_id)
@@ -701,8 +726,38 @@ def _run_record(row: Row[Any]) -> RunRecord:
     return RunRecord(info=info, outcome=row.outcome, counts=dict(row.counts or {}))
 
 
+def _plan_json(action: Action) -> dict[str, Any]:
+    return {
+        "scope": action.scope.key if action.scope is not None else None,
+        "target_kind": action.target_kind.value,
+        "target": action.target,
+        "not_before": action.not_before.isoformat() if action.not_before else None,
+        "after": list(action.after),
+        "params": [list(pair) for pair in action.params],
+    }
+
+
+def _action(row: Row[Any]) -> Action:
+    subject = _subject(row.subject)
+    plan = row.plan if isinstance(row.plan, dict) else {}
+    scope = plan.get("scope")
+    not_before = plan.get("not_before")
+    return Action(
+        kind=ActionKind(row.kind),
+        subject=subject,
+        rule=row.rule,
+        reason=row.reason,
+        scope=Scope.parse(scope) if scope else None,
+        target_kind=ResourceKind(plan.get("target_kind") or subject.kind),
+        target=str(plan.get("target") or subject.resource_id or subject.provider_name),
+        not_before=datetime.fromisoformat(not_before) if not_before else None,
+        after=tuple(plan.get("after") or ()),
+        params=tuple((str(k), str(v)) for k, v in plan.get("params") or ()),
+    )
+
+
 def _journal_entry(row: Row[Any]) -> JournalEntry:
-    action = Action(kind=ActionKind(row.kind), subject=_subject(row.subject), rule=row.rule, reason=row.reason)
+    action = _action(row)
     record = ActionRecord(
         action=action, outcome=ActionOutcome(row.outcome), at=row.at, detail=row.detail, snapshot=dict(row.snapshot)
     )

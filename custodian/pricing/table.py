@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from custodian.model import Cost, PriceTableInfo
+from custodian.model import AzureResource, Cost, PriceTableInfo, ResourceKind
 
 CENT = Decimal("0.01")
 GIB = 1024**3
@@ -135,25 +134,13 @@ class PriceTable:
             return self._cost(Decimal(0), f"{resource_type}: no charge of its own")
         return None
 
-    def arm_resource(self, resource: Mapping[str, Any]) -> Cost | None:
-        """Estimate an ARM resource from its JSON (VM, managed disk, public IP, NIC, NSG)."""
-        rtype = str(resource.get("type", "")).lower()
-        props = resource.get("properties") or {}
-        sku = (resource.get("sku") or {}).get("name", "")
-        if rtype == "microsoft.compute/virtualmachines":
-            size = (props.get("hardwareProfile") or {}).get("vmSize", "")
-            return self.vm_compute(size, _power_state(props))
-        if rtype == "microsoft.compute/disks":
-            return self.disk(sku, props.get("diskSizeGB") or 0)
-        if rtype == "microsoft.network/publicipaddresses":
-            return self.public_ip(sku or "Basic")
-        return self.free_resource(str(resource.get("type", "")))
-
-
-def _power_state(props: Mapping[str, Any]) -> str:
-    statuses = (props.get("instanceView") or {}).get("statuses") or []
-    for status in statuses:
-        code = str(status.get("code", ""))
-        if code.lower().startswith("powerstate/"):
-            return code.split("/", 1)[1]
-    return "running"  # unknown power state: assume it bills
+    def arm_resource(self, resource: AzureResource) -> Cost | None:
+        """Estimate a VM, managed disk, public IP, NIC or NSG from its typed facts."""
+        facts = resource.facts
+        if resource.kind is ResourceKind.VIRTUAL_MACHINE:
+            return self.vm_compute(facts.vm_size or "", facts.power_state or "running")  # unknown: assume it bills
+        if resource.kind is ResourceKind.DISK:
+            return self.disk(facts.sku or "", facts.disk_size_gb or 0)
+        if resource.kind is ResourceKind.PUBLIC_IP:
+            return self.public_ip(facts.sku or "Basic")
+        return self.free_resource(resource.arm_type)

@@ -1,35 +1,37 @@
-"""Rules L1-L3, H1, N1, N2 for service accounts: pure functions of (inventory, holds, now, settings).
+"""Rules L1-L3, H1, N1, N2 for service accounts: pure functions of (inventory, now, settings).
 
-- L1 stage hand-off: accounts of (V, S) are disabled and hold no working credential once stage S+1
-  of V has started (after the hand-off grace).
+- L1 stage hand-off: accounts of (V, S) are disabled and hold no working credential once a later
+  stage of V has started (its tag appeared), after the hand-off grace.
 - L2 prod revocation: (V, last stage) accounts likewise once V's production deployment succeeded
   (after the revocation grace).
 - L3 retention: no account of V exists once the retention after V's successful production
-  deployment has passed, unless held.
+  deployment has passed.
 - H1 credential hygiene: a credential without expiry, or living longer than allowed, is a WARN.
 - N1 a service-account-looking name that does not parse or names an unknown version; N2 an account
   of a stage that never started.
-Collection errors become ERROR findings; an active hold turns FAIL into HELD.
+
+Each finding comes as a `Verdict` with the actions that would fix it (L1/L2: disable and
+invalidate; L3: delete), none before its due time. Holds are not read here: the engine's gate bars
+deletion (L3) of a held account and lets revocation (L1/L2) through, for every part alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from custodian.model import (
-    CollectionError,
+    Action,
+    ActionKind,
     CredentialKind,
     Finding,
-    Hold,
-    HoldTarget,
     Inventory,
     ServiceAccount,
     Severity,
     StageStart,
     Status,
     Subject,
+    Verdict,
 )
 from custodian.rules.naming import AccountNamer, NameProblem, ParsedAccount
 
@@ -41,6 +43,7 @@ class LifecycleSettings:
     prod_revocation_grace: timedelta = timedelta(hours=1)
     retention: timedelta = timedelta(hours=24)
     max_credential_lifetime: timedelta = timedelta(days=30)
+    github_mode: str = "enterprise-server"
 
     @property
     def stages(self) -> tuple[str, ...]:
@@ -55,13 +58,13 @@ def iso(when: datetime | None) -> str | None:
 def subject_of(account: ServiceAccount, parsed: ParsedAccount | None = None) -> Subject:
     return Subject(
         provider=account.provider.value,
-        kind=f"{account.kind.value}-sa",
+        kind=account.resource_kind.value,
         provider_name=account.provider_name,
         logical_name=parsed.logical_name if parsed else None,
         version=parsed.version if parsed else None,
         stage=parsed.stage if parsed else None,
         resource_id=account.resource_id,
-        scope=account.scope,
+        scope=account.unit,
     )
 
 
@@ -69,8 +72,7 @@ def _credential_summary(account: ServiceAccount, now: datetime) -> str:
     working = [c for c in account.credentials if c.working_at(now)]
     if not working:
         return "none"
-    parts = [f"{c.kind.value}:{c.name} (expires {iso(c.expires_at) or 'never'})" for c in working]
-    return "; ".join(parts)
+    return "; ".join(f"{c.kind.value}:{c.name} (expires {iso(c.expires_at) or 'never'})" for c in working)
 
 
 def _revoked(account: ServiceAccount, now: datetime) -> bool:
@@ -94,6 +96,50 @@ def _disable_remediation(account: ServiceAccount) -> str:
     )
 
 
+def proposals(
+    rule: str, account: ServiceAccount, subject: Subject, mode: str, due: datetime | None
+) -> tuple[Action, ...]:
+    """The steps that make `account` comply with `rule` (L3 deletes; L1/L2 disable and invalidate)."""
+    gh = account.kind.value == "gh"
+    if rule == "L3":
+        if gh and mode == "organization":  # a GitHub App cannot delete a github.com user
+            kinds = [ActionKind.REVOKE_PAT_GRANTS, ActionKind.REMOVE_MEMBERSHIP]
+        else:
+            kinds = [ActionKind.DELETE_ACCOUNT]
+    else:
+        kinds = []
+        if account.enabled:
+            kinds.append(ActionKind.REMOVE_MEMBERSHIP if gh and mode == "organization" else ActionKind.DISABLE)
+        present = {c.kind for c in account.credentials}
+        if CredentialKind.ACR_PASSWORD in present:
+            kinds.append(ActionKind.REMOVE_CREDENTIALS)
+        if CredentialKind.PAT_GRANT in present:
+            kinds.append(ActionKind.REVOKE_PAT_GRANTS)
+        if CredentialKind.SSH_KEY in present and mode != "organization":
+            kinds.append(ActionKind.DELETE_SSH_KEYS)
+        if gh and mode == "enterprise-server":
+            kinds.append(ActionKind.DELETE_IMPERSONATION_TOKENS)  # not listable on GHES: always invalidate
+    return tuple(
+        Action(
+            kind,
+            subject,
+            rule,
+            f"{rule} FAIL",
+            account.scope,
+            account.resource_kind,
+            account.key,
+            not_before=due,
+        )
+        for kind in kinds
+    )
+
+
+@dataclass(frozen=True)
+class _Judged:
+    finding: Finding
+    due: datetime | None = None  # when the finding's fix became due (FAIL findings)
+
+
 class _AccountRules:
     """Evaluates one parsed account; small methods, one per rule."""
 
@@ -111,7 +157,7 @@ class _AccountRules:
         trigger: tuple[datetime, str, dict[str, str | None]] | None,
         not_due: str,
         grace: timedelta,
-    ) -> Finding:
+    ) -> _Judged:
         """L1 and L2 share one shape: not triggered, within grace, revoked, or FAIL.
 
         `trigger` is (when it happened, how to say it, its evidence) or None when it has not.
@@ -119,30 +165,24 @@ class _AccountRules:
         subject = subject_of(account, parsed)
         evidence = _state_evidence(account, self.now)
         if trigger is None:
-            return Finding(
-                rule, Status.PASS, Severity.INFO, subject, f"{parsed.logical_name}: not due, {not_due}", evidence
-            )
+            message = f"{parsed.logical_name}: not due, {not_due}"
+            return _Judged(Finding(rule, Status.PASS, Severity.INFO, subject, message, evidence))
         at, happened, trigger_evidence = trigger
         due = at + grace
         evidence |= trigger_evidence | {"due_at": iso(due)}
         if self.now < due:
             message = f"{parsed.logical_name}: within the grace period; must be revoked by {iso(due)}"
-            return Finding(rule, Status.PASS, Severity.INFO, subject, message, evidence)
+            return _Judged(Finding(rule, Status.PASS, Severity.INFO, subject, message, evidence))
         if _revoked(account, self.now):
             message = f"{parsed.logical_name}: disabled, no working credential"
-            return Finding(rule, Status.PASS, Severity.INFO, subject, message, evidence)
+            return _Judged(Finding(rule, Status.PASS, Severity.INFO, subject, message, evidence))
         state = "enabled" if account.enabled else "holding working credentials"
-        return Finding(
-            rule,
-            Status.FAIL,
-            severity,
-            subject,
-            f"{parsed.logical_name} is still {state} although {happened}",
-            evidence,
-            _disable_remediation(account),
+        message = f"{parsed.logical_name} is still {state} although {happened}"
+        return _Judged(
+            Finding(rule, Status.FAIL, severity, subject, message, evidence, _disable_remediation(account)), due
         )
 
-    def handoff(self, account: ServiceAccount, parsed: ParsedAccount) -> Finding | None:
+    def handoff(self, account: ServiceAccount, parsed: ParsedAccount) -> _Judged | None:
         next_stage = self.timeline.next_stage(parsed.stage)
         if next_stage is None:
             return None
@@ -153,6 +193,7 @@ class _AccountRules:
                 "next_stage": start.stage,
                 "next_stage_started_at": iso(start.at),
                 "evidence_source": start.source,
+                "start_evidence": start.evidence.value,
             }
             trigger = (start.at, f"stage {start.stage} of {parsed.version} started at {iso(start.at)}", evidence)
         not_due = f"stage {next_stage} of {parsed.version} has not started"
@@ -165,7 +206,7 @@ class _AccountRules:
         starts = [s for s in (self.timeline.stage_started(parsed.version, st) for st in later) if s is not None]
         return min(starts, key=lambda s: s.at) if starts else None
 
-    def prod_revocation(self, account: ServiceAccount, parsed: ParsedAccount) -> Finding | None:
+    def prod_revocation(self, account: ServiceAccount, parsed: ParsedAccount) -> _Judged | None:
         if parsed.stage != self.settings.stages[-1]:
             return None
         deployment = self.timeline.prod_success(parsed.version)
@@ -180,19 +221,13 @@ class _AccountRules:
             "L2", Severity.CRITICAL, account, parsed, trigger, not_due, self.settings.prod_revocation_grace
         )
 
-    def retention(self, account: ServiceAccount, parsed: ParsedAccount) -> Finding:
+    def retention(self, account: ServiceAccount, parsed: ParsedAccount) -> _Judged:
         subject = subject_of(account, parsed)
         deployment = self.timeline.prod_success(parsed.version)
         evidence: dict[str, str | None] = {"evaluated_at": iso(self.now)}
         if deployment is None or deployment.first_success_at is None:
-            return Finding(
-                "L3",
-                Status.PASS,
-                Severity.INFO,
-                subject,
-                f"{parsed.logical_name}: retained, no successful production deployment of {parsed.version} yet",
-                evidence,
-            )
+            message = f"{parsed.logical_name}: retained, no successful production deployment of {parsed.version} yet"
+            return _Judged(Finding("L3", Status.PASS, Severity.INFO, subject, message, evidence))
         success = deployment.first_success_at
         due = success + self.settings.retention
         evidence |= {
@@ -201,24 +236,14 @@ class _AccountRules:
             "delete_due_at": iso(due),
         }
         if self.now < due:
-            return Finding(
-                "L3",
-                Status.PASS,
-                Severity.INFO,
-                subject,
-                f"{parsed.logical_name}: retained until {iso(due)}",
-                evidence,
-            )
-        return Finding(
-            "L3",
-            Status.FAIL,
-            Severity.MEDIUM,
-            subject,
+            message = f"{parsed.logical_name}: retained until {iso(due)}"
+            return _Judged(Finding("L3", Status.PASS, Severity.INFO, subject, message, evidence))
+        message = (
             f"{parsed.logical_name} still exists {_hours(self.now - success)} after {parsed.version}'s "
-            f"successful production deployment (retention {_hours(self.settings.retention)})",
-            evidence,
-            "Delete the account (`release-custodian enforce --apply`), or place a hold if it must stay.",
+            f"successful production deployment (retention {_hours(self.settings.retention)})"
         )
+        remediation = "Delete the account (`release-custodian enforce --apply`), or place a hold if it must stay."
+        return _Judged(Finding("L3", Status.FAIL, Severity.MEDIUM, subject, message, evidence, remediation), due)
 
     def hygiene(self, account: ServiceAccount, subject: Subject) -> Finding:
         limit = self.settings.max_credential_lifetime
@@ -251,126 +276,47 @@ def _hours(delta: timedelta) -> str:
     return f"{hours:.0f}h" if hours < 72 else f"{hours / 24:.1f}d"
 
 
-def _matching_hold(holds: Sequence[Hold], subject: Subject, now: datetime) -> Hold | None:
-    for hold in holds:
-        if not hold.active_at(now):
-            continue
-        if hold.target_type is HoldTarget.VERSION and hold.target == subject.version:
-            return hold
-        if hold.target_type is HoldTarget.ACCOUNT and hold.target in (subject.logical_name, subject.provider_name):
-            return hold
-    return None
-
-
-def apply_holds(findings: Iterable[Finding], holds: Sequence[Hold], now: datetime) -> list[Finding]:
-    """FAIL findings on an object under an active hold become HELD, with the hold as evidence."""
-    out = []
-    for finding in findings:
-        hold = _matching_hold(holds, finding.subject, now) if finding.status is Status.FAIL else None
-        if hold is None:
-            out.append(finding)
-            continue
-        evidence = dict(finding.evidence) | {
-            "hold_id": hold.hold_id,
-            "hold_by": hold.placed_by,
-            "hold_reason": hold.reason,
-            "hold_until": iso(hold.until),
-        }
-        out.append(
-            Finding(
-                finding.rule,
-                Status.HELD,
-                finding.severity,
-                finding.subject,
-                f"{finding.message} [held by {hold.placed_by} until {iso(hold.until)}: {hold.reason}]",
-                evidence,
-                "No action while the hold is active; release it with `release-custodian hold release`.",
-            )
-        )
-    return out
-
-
-def expired_hold_findings(holds: Sequence[Hold], now: datetime) -> list[Finding]:
-    """An expired hold that nobody released stops protecting its target: say so in every report."""
-    out = []
-    for hold in holds:
-        if hold.released_at is not None or now < hold.until:
-            continue
-        out.append(
-            Finding(
-                "HOLD",
-                Status.WARN,
-                Severity.MEDIUM,
-                Subject(provider="custodian", kind="hold", provider_name=hold.hold_id, logical_name=hold.target),
-                f"hold {hold.hold_id} on {hold.target_type.value} {hold.target} expired at {iso(hold.until)} "
-                "and no longer protects it",
-                {"placed_by": hold.placed_by, "reason": hold.reason, "until": iso(hold.until)},
-                "Renew the hold if the target must stay, or let the custodian proceed.",
-            )
-        )
-    return out
-
-
-def collection_error_findings(errors: Iterable[CollectionError]) -> list[Finding]:
-    return [
-        Finding(
-            "COLLECT",
-            Status.ERROR,
-            Severity.HIGH,
-            Subject(provider=e.provider.value, kind="scope", provider_name=e.scope, scope=e.scope),
-            f"inventory of {e.scope} is incomplete: {e.message}",
-            {"scope": e.scope},
-            "Destructive actions in this scope are blocked until a complete inventory succeeds; check access "
-            "and throttling, then rerun.",
-        )
-        for e in errors
-    ]
-
-
-def evaluate_accounts(
-    inventory: Inventory, holds: Sequence[Hold], now: datetime, settings: LifecycleSettings
-) -> list[Finding]:
-    """Every lifecycle finding for the inventory at `now` (time is passed in, never read)."""
-    findings: list[Finding] = collection_error_findings(inventory.errors)
+def evaluate_accounts(inventory: Inventory, now: datetime, settings: LifecycleSettings) -> list[Verdict]:
+    """Every lifecycle verdict for the inventory's accounts at `now` (time is passed in, never read)."""
+    verdicts: list[Verdict] = []
     known = inventory.timeline.versions()
     rules = _AccountRules(settings, inventory, now)
     for account in inventory.accounts:
         parsed = settings.namer.parse_account(account.provider_name, known, account.display_name)
         if isinstance(parsed, NameProblem):
-            findings.append(_name_problem(account, parsed))
+            verdicts.append(Verdict(_name_problem(account, parsed), account.key))
             continue
         subject = subject_of(account, parsed)
         if inventory.timeline.stage_started(parsed.version, parsed.stage) is None:
-            findings.append(
-                Finding(
-                    "N2",
-                    Status.WARN,
-                    Severity.HIGH,
-                    subject,
-                    f"{parsed.logical_name} exists but stage {parsed.stage} of {parsed.version} never started",
-                    _state_evidence(account, now),
-                    "Find out who created it; delete it if it is not part of a release.",
-                )
+            finding = Finding(
+                "N2",
+                Status.WARN,
+                Severity.HIGH,
+                subject,
+                f"{parsed.logical_name} exists but stage {parsed.stage} of {parsed.version} never started",
+                _state_evidence(account, now),
+                "Find out who created it; delete it if it is not part of a release.",
             )
-        for rule in (rules.handoff, rules.prod_revocation):
-            finding = rule(account, parsed)
-            if finding is not None:
-                findings.append(finding)
-        findings.append(rules.retention(account, parsed))
-        findings.append(rules.hygiene(account, subject))
-    findings = apply_holds(findings, holds, now)
-    findings.extend(expired_hold_findings(holds, now))
-    return findings
+            verdicts.append(Verdict(finding, account.key))
+        judged = [j for j in (rules.handoff(account, parsed), rules.prod_revocation(account, parsed)) if j]
+        judged.append(rules.retention(account, parsed))
+        for one in judged:
+            actions: tuple[Action, ...] = ()
+            if one.finding.status is Status.FAIL:
+                actions = proposals(one.finding.rule, account, subject, settings.github_mode, one.due)
+            verdicts.append(Verdict(one.finding, account.key, actions))
+        verdicts.append(Verdict(rules.hygiene(account, subject), account.key))
+    return verdicts
 
 
 def _name_problem(account: ServiceAccount, problem: NameProblem) -> Finding:
     subject = Subject(
         provider=account.provider.value,
-        kind=f"{account.kind.value}-sa",
+        kind=account.resource_kind.value,
         provider_name=account.provider_name,
         stage=problem.stage,
         resource_id=account.resource_id,
-        scope=account.scope,
+        scope=account.unit,
     )
     return Finding(
         "N1",

@@ -3,14 +3,19 @@
 `GithubEmulator` serves a `GithubStore` through `EmulatorServer`; `start_github()` wires both up on a
 free 127.0.0.1 port (plain HTTP): use `Github(base_url=server.url + "/api/v3", ...)`.
 
-Routes (all prefixed with `/api/v3`; unknown routes and methods answer 404 Not Found):
+Routes (all prefixed with `/api/v3`; unknown routes and methods answer 404 Not Found; the handlers
+live here and in the `github_timeline`, `github_git` and `github_admin` mixins):
 
 - `GET /` (root), `GET /rate_limit` (not counted), `GET /user`, `GET /users/{u}`, `GET /orgs/{org}`,
   `GET /repos/{o}/{r}`.
-- `GET /repos/{o}/{r}/tags`, `.../commits/{ref}`, `.../git/refs/tags`, `.../git/matching-refs/tags[/{prefix}]`,
-  `.../releases`, `.../releases/latest`, `.../releases/tags/{tag}`, `.../releases/{id}`,
+- `GET /repos/{o}/{r}/tags`, `.../commits/{ref}`, `.../releases`, `.../releases/latest`,
+  `.../releases/tags/{tag}`, `.../releases/{id}`,
   `.../deployments` (filters `environment`, `ref`, `sha`, `task`; newest first), `.../deployments/{id}`,
   `GET|POST .../deployments/{id}/statuses` (newest first), `GET .../deployments/{id}/statuses/{sid}`.
+- Git database: `GET .../git/refs/tags` (404 when none), `.../git/matching-refs/tags[/{prefix}]`,
+  `.../git/ref/tags/{name}`, `.../git/refs/tags/{name}`, `GET .../git/tags/{tag_sha}` (annotated tag
+  objects), `POST .../git/tags` (a tag object), `POST .../git/refs` (`refs/tags/NAME` only). A tag whose
+  push time is still ahead of the emulator clock is not served yet (there, by `/tags` or `/commits/{tag}`).
 - `GET /orgs/{org}/members` (`filter`, `role`), `GET /orgs/{org}/members/{u}` (204/404),
   `DELETE /orgs/{org}/members/{u}` (204, idempotent), `GET|DELETE /orgs/{org}/memberships/{u}` (404 if not a member).
 - GHES site admin (the principal must be a site admin, else 403): `POST /admin/users`,
@@ -43,31 +48,16 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from custodian.sandbox import github_json as gj
 from custodian.sandbox.clock import SandboxClock
 from custodian.sandbox.faults import FaultKind, FaultPlan
 from custodian.sandbox.github_admin import GithubAdminRoutes
-from custodian.sandbox.github_base import (
-    DOCS_URL,
-    ApiError,
-    Ctx,
-    Handler,
-    int_or_404,
-    int_param,
-    invalid,
-    not_found,
-)
+from custodian.sandbox.github_base import DOCS_URL, ApiError, Ctx, Handler, int_param, invalid, not_found
 from custodian.sandbox.github_json import Json, Urls
-from custodian.sandbox.github_store import (
-    DEPLOYMENT_STATES,
-    DeploymentRec,
-    GithubStore,
-    RepoRec,
-    StatusRec,
-)
+from custodian.sandbox.github_store import GithubStore
+from custodian.sandbox.github_timeline import GithubTimelineRoutes
 from custodian.sandbox.httpserver import EmulatorServer, Request, Response, empty_response, json_response
 
 __all__ = ["API_PREFIX", "GithubEmulator", "GithubStore", "start_github"]
@@ -79,7 +69,7 @@ SECONDARY_LIMIT_MESSAGE = (
 )
 
 
-class GithubEmulator(GithubAdminRoutes):
+class GithubEmulator(GithubAdminRoutes, GithubTimelineRoutes):
     """Serves a `GithubStore` as GitHub REST (GHES `/api/v3` layout); see the module docstring."""
 
     def __init__(
@@ -148,9 +138,8 @@ class GithubEmulator(GithubAdminRoutes):
         r("GET", repo, self._get_repo)
         r("GET", f"{repo}/tags", self._tags)
         r("GET", f"{repo}/commits/{{ref}}", self._commit)
-        r("GET", f"{repo}/git/refs/tags", self._tag_refs)
-        r("GET", f"{repo}/git/matching-refs/tags", self._tag_refs)
-        r("GET", f"{repo}/git/matching-refs/tags/{{prefix}}", self._tag_refs)
+        for method, pattern, handler in self.git_routes(repo):
+            r(method, pattern, handler)
         r("GET", f"{repo}/releases", self._releases)
         r("GET", f"{repo}/releases/latest", self._latest_release)
         r("GET", f"{repo}/releases/tags/{{tag}}", self._release_by_tag)
@@ -326,128 +315,6 @@ class GithubEmulator(GithubAdminRoutes):
     def _get_repo(self, ctx: Ctx, p: dict[str, str]) -> Response:
         repo = self._repo(p)
         return json_response(200, gj.repo_json(ctx.urls, repo, self._account(ctx, repo.owner)))
-
-    # -- release timeline ---------------------------------------------------------------------------
-    def _tags(self, ctx: Ctx, p: dict[str, str]) -> Response:
-        repo = self._repo(p)
-        tags = sorted(repo.tags.values(), key=lambda t: t.name, reverse=True)
-        return self.page(ctx, tags, lambda t: gj.tag_json(ctx.urls, repo, t))
-
-    def _tag_refs(self, ctx: Ctx, p: dict[str, str]) -> Response:
-        repo = self._repo(p)
-        prefix = p.get("prefix", "")
-        tags = sorted((t for t in repo.tags.values() if t.name.startswith(prefix)), key=lambda t: t.name)
-        if "prefix" not in p and ctx.request.path.rstrip("/").endswith("/git/refs/tags") and not tags:
-            raise not_found()
-        return self.page(ctx, tags, lambda t: gj.tag_ref_json(ctx.urls, repo, t))
-
-    def _commit(self, ctx: Ctx, p: dict[str, str]) -> Response:
-        repo = self._repo(p)
-        ref = p["ref"]
-        commit = repo.commits.get(ref.lower())
-        if commit is None and ref in repo.tags:
-            commit = repo.commits.get(repo.tags[ref].sha)
-        if commit is None and ref == repo.default_branch and repo.commits:
-            commit = max(repo.commits.values(), key=lambda c: c.date)
-        if commit is None and len(ref) >= 7:
-            hits = [c for sha, c in repo.commits.items() if sha.startswith(ref.lower())]
-            commit = hits[0] if len(hits) == 1 else None
-        if commit is None:
-            raise ApiError(422, f"No commit found for SHA: {ref}")
-        author = self._account(ctx, self.store.principal_login)
-        return json_response(200, gj.commit_json(ctx.urls, repo, commit, author))
-
-    def _release_view(self, ctx: Ctx, repo: RepoRec) -> Callable[[Any], Json]:
-        return lambda rel: gj.release_json(ctx.urls, repo, rel, self._account(ctx, rel.author))
-
-    def _releases(self, ctx: Ctx, p: dict[str, str]) -> Response:
-        repo = self._repo(p)
-        releases = sorted(repo.releases.values(), key=lambda r: (r.created_at, r.id), reverse=True)
-        return self.page(ctx, releases, self._release_view(ctx, repo))
-
-    def _latest_release(self, ctx: Ctx, p: dict[str, str]) -> Response:
-        repo = self._repo(p)
-        full = [r for r in repo.releases.values() if not r.draft and not r.prerelease]
-        if not full:
-            raise not_found()
-        latest = max(full, key=lambda r: (r.created_at, r.id))
-        return json_response(200, self._release_view(ctx, repo)(latest))
-
-    def _release_by_tag(self, ctx: Ctx, p: dict[str, str]) -> Response:
-        repo = self._repo(p)
-        rel = next((r for r in repo.releases.values() if r.tag_name == p["tag"] and not r.draft), None)
-        if rel is None:
-            raise not_found()
-        return json_response(200, self._release_view(ctx, repo)(rel))
-
-    def _release(self, ctx: Ctx, p: dict[str, str]) -> Response:
-        repo = self._repo(p)
-        rel = repo.releases.get(int_or_404(p["release_id"]))
-        if rel is None:
-            raise not_found()
-        return json_response(200, self._release_view(ctx, repo)(rel))
-
-    def _deployments(self, ctx: Ctx, p: dict[str, str]) -> Response:
-        repo = self._repo(p)
-        request = ctx.request
-        wanted = {k: request.param(k) for k in ("environment", "ref", "sha", "task")}
-        deps = [
-            d
-            for d in repo.deployments.values()
-            if (wanted["environment"] is None or d.environment == wanted["environment"])
-            and (wanted["ref"] is None or d.ref == wanted["ref"])
-            and (wanted["sha"] is None or d.sha == wanted["sha"].lower())
-            and (wanted["task"] is None or d.task == wanted["task"])
-        ]
-        deps.sort(key=lambda d: (d.created_at, d.id), reverse=True)
-        return self.page(ctx, deps, lambda d: gj.deployment_json(ctx.urls, repo, d, self._account(ctx, d.creator)))
-
-    def _deployment(self, ctx: Ctx, p: dict[str, str]) -> Response:
-        repo = self._repo(p)
-        dep = self._deployment_rec(repo, p["dep_id"])
-        return json_response(200, gj.deployment_json(ctx.urls, repo, dep, self._account(ctx, dep.creator)))
-
-    def _status_view(self, ctx: Ctx, repo: RepoRec, dep: DeploymentRec) -> Callable[[StatusRec], Json]:
-        return lambda st: gj.status_json(ctx.urls, repo, dep, st, self._account(ctx, st.creator))
-
-    def _statuses(self, ctx: Ctx, p: dict[str, str]) -> Response:
-        repo = self._repo(p)
-        dep = self._deployment_rec(repo, p["dep_id"])
-        statuses = sorted(dep.statuses, key=lambda s: (s.created_at, s.id), reverse=True)
-        return self.page(ctx, statuses, self._status_view(ctx, repo, dep))
-
-    def _status(self, ctx: Ctx, p: dict[str, str]) -> Response:
-        repo = self._repo(p)
-        dep = self._deployment_rec(repo, p["dep_id"])
-        wanted = int_or_404(p["status_id"])
-        st = next((s for s in dep.statuses if s.id == wanted), None)
-        if st is None:
-            raise not_found()
-        return json_response(200, self._status_view(ctx, repo, dep)(st))
-
-    def _create_status(self, ctx: Ctx, p: dict[str, str]) -> Response:
-        repo = self._repo(p)
-        dep = self._deployment_rec(repo, p["dep_id"])
-        body = self._body(ctx)
-        if not isinstance(body, dict) or "state" not in body:
-            raise invalid("state", "state is missing", "DeploymentStatus", "missing_field")
-        if body["state"] not in DEPLOYMENT_STATES:
-            raise invalid("state", f"state is not included in the list {sorted(DEPLOYMENT_STATES)}", "DeploymentStatus")
-        now = self._now()
-        st = StatusRec(
-            id=self.store.next_id("status"),
-            state=str(body["state"]),
-            created_at=now,
-            description=str(body.get("description") or ""),
-            environment=str(body.get("environment") or dep.environment),
-            creator=ctx.principal,
-            target_url=str(body.get("target_url") or body.get("log_url") or ""),
-            log_url=str(body.get("log_url") or body.get("target_url") or ""),
-            environment_url=str(body.get("environment_url") or ""),
-        )
-        dep.statuses.append(st)
-        dep.updated_at = max(dep.updated_at, now)
-        return json_response(201, self._status_view(ctx, repo, dep)(st))
 
     # -- organizations ----------------------------------------------------------------------------------
     def _members(self, ctx: Ctx, p: dict[str, str]) -> Response:

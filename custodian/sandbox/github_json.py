@@ -223,16 +223,6 @@ def tag_json(u: Urls, repo: RepoRec, tag: TagRec) -> Json:
     }
 
 
-def tag_ref_json(u: Urls, repo: RepoRec, tag: TagRec) -> Json:
-    api = repo_api(u, repo)
-    return {
-        "ref": f"refs/tags/{tag.name}",
-        "node_id": node_id("Ref", f"{repo.id}:refs/tags/{tag.name}"),
-        "url": f"{api}/git/refs/tags/{seg(tag.name)}",
-        "object": {"sha": tag.sha, "type": "commit", "url": f"{api}/git/commits/{tag.sha}"},
-    }
-
-
 def commit_json(u: Urls, repo: RepoRec, commit: CommitRec, author: Json | None) -> Json:
     api = repo_api(u, repo)
     person = {"name": author["login"] if author else "release-bot", "email": "noreply@example.invalid"}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from custodian.sandbox.scenario_schema import (
     AzureSpec,
     GithubSpec,
+    RepoSpec,
     ResourceGroupSpec,
     Scenario,
     StorageSpec,
@@ -128,6 +129,7 @@ def _check_github(github: GithubSpec, problems: Problems) -> None:
             problems.add(f"{path}.name", f"owner {owner!r} is neither a listed organization nor a user")
         problems.unique(f"{path}.tags", (tag.name for tag in repo.tags), "tag", key="name", fold_case=False)
         tags = {tag.name: tag for tag in repo.tags}
+        _check_tags(repo, path, problems)
         problems.unique(
             f"{path}.releases", (release.tag for release in repo.releases), "release of tag", key="tag", fold_case=False
         )
@@ -155,6 +157,23 @@ def _check_github(github: GithubSpec, problems: Problems) -> None:
                 problems.before(f"{dpath}.at", tag.at, deployment.at, f"deployed before tag {tag.name!r} exists")
             for s, status in enumerate(deployment.statuses):
                 problems.before(f"{dpath}.statuses[{s}].at", deployment.at, status.at, "status before the deployment")
+
+
+def _check_tags(repo: RepoSpec, path: str, problems: Problems) -> None:
+    """Tag times are ordered (commit, then tagger date, then push) and a commit has one date."""
+    commit_dates: dict[str, tuple[int, When]] = {}
+    for t, tag in enumerate(repo.tags):
+        tpath = f"{path}.tags[{t}]"
+        if tag.tagger_date is not None and not tag.annotated:
+            problems.add(f"{tpath}.tagger_date", "only an annotated tag has a tagger date (add annotated: true)")
+        tagged = tag.tagger_date if tag.annotated and tag.tagger_date is not None else tag.at
+        problems.before(f"{tpath}.tagger_date", tag.tagger_date, tag.at, "pushed (at) before its tagger date")
+        problems.before(f"{tpath}.commit_at", tag.commit_at, tagged, "the commit is dated after its tag")
+        if tag.sha is None or tag.commit_at is None:
+            continue
+        first, dated = commit_dates.setdefault(tag.sha, (t, tag.commit_at))
+        if first != t and dated.comparable_with(tag.commit_at) and dated.sort_key() != tag.commit_at.sort_key():
+            problems.add(f"{tpath}.commit_at", f"commit {tag.sha[:7]} is dated {str(dated)!r} by {path}.tags[{first}]")
 
 
 # --------------------------------------------------------------------------------------------------

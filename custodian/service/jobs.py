@@ -21,7 +21,7 @@ from custodian.model import RunMode
 from custodian.progress import Progress
 
 if TYPE_CHECKING:
-    from custodian.sweeps.lifecycle import RunOutcome
+    from custodian.run import RunOutcome
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def result_of_run(outcome: RunOutcome) -> JobResult:
 
 
 def _run(ctx: JobContext, mode: RunMode, apply: bool, parts: frozenset[str]) -> JobResult:
-    from custodian.sweeps.lifecycle import RunRequest, run_lifecycle
+    from custodian.run import RunRequest, run_lifecycle
 
     outcome = run_lifecycle(
         ctx.config,
@@ -105,14 +105,14 @@ def _run(ctx: JobContext, mode: RunMode, apply: bool, parts: frozenset[str]) -> 
 
 def audit_job(ctx: JobContext) -> JobResult:
     """Read-only audit of everything: accounts (L1-L3, H1, N1, N2) and, when configured, the reaper."""
-    from custodian.sweeps.lifecycle import ACCOUNTS, REAPER
+    from custodian.run import ACCOUNTS, REAPER
 
     return _run(ctx, RunMode.AUDIT, False, frozenset({ACCOUNTS, REAPER}))
 
 
 def accounts_job(ctx: JobContext) -> JobResult:
     """Enforce L1-L3: applies when the job's and the configuration's mode are enforce, else plans only."""
-    from custodian.sweeps.lifecycle import ACCOUNTS
+    from custodian.run import ACCOUNTS
 
     if ctx.job.effective_mode is Mode.AUDIT:
         return _run(ctx, RunMode.AUDIT, False, frozenset({ACCOUNTS}))
@@ -121,7 +121,7 @@ def accounts_job(ctx: JobContext) -> JobResult:
 
 def reap_job(ctx: JobContext) -> JobResult:
     """The reaper (L4, O1-O6): marks, then deletes what is due; applies like `accounts`."""
-    from custodian.sweeps.lifecycle import REAPER
+    from custodian.run import REAPER
 
     if ctx.config.reaper is None:
         return JobResult(JobStatus.SUCCEEDED, "no reaper section in the configuration: nothing to reap")

@@ -33,9 +33,9 @@ from typing import IO, Any, Final
 
 from sqlalchemy.engine import make_url
 
+from custodian.engine.execute import ActingRefused
 from custodian.ledger.scheduling import LeaseState, LeaseToken
 from custodian.ledger.store import Ledger
-from custodian.sweeps.execute import ActingRefused
 
 LEASE_NAME: Final = "scheduler"
 _LOG = logging.getLogger("release_custodian.lease")

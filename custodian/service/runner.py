@@ -36,7 +36,7 @@ from custodian.config import Config, JobConfig, JobKind
 from custodian.ledger.scheduling import ClaimResult, JobStatus, LeaseToken
 from custodian.ledger.store import Ledger
 from custodian.progress import LogProgress
-from custodian.service.cadence import Cadence, slots_between
+from custodian.cadence import Cadence, slots_between
 from custodian.service.jobs import JobBody, JobContext, JobResult, job_bodies
 from custodian.service.lease import LeaseKeeper, RunFence
 from custodian.service.metrics import ServiceMetrics

@@ -17,10 +17,23 @@ from pathlib import Path
 
 from custodian import __version__
 from custodian.config import JobKind, JobTestParams
+from custodian.engine.execute import Executor, Operation
+from custodian.engine.gate import Gate, GateContext
+from custodian.engine.holds import HoldIndex, Target
 from custodian.ledger.scheduling import JobStatus
-from custodian.model import AccountKind, Action, ActionKind, Provider, RunInfo, RunMode, ServiceAccount, Subject
+from custodian.model import (
+    AccountKind,
+    Action,
+    ActionKind,
+    Provider,
+    ResourceKind,
+    RunInfo,
+    RunMode,
+    Scope,
+    ServiceAccount,
+    Subject,
+)
 from custodian.service.jobs import JobBody, JobContext, JobResult
-from custodian.sweeps.execute import Executor
 
 
 def _params(ctx: JobContext) -> JobTestParams:
@@ -62,20 +75,58 @@ class _SleepyGateway:
         self.pause = pause
         self.disabled: set[str] = set()
 
-    def refresh(self, provider_name: str) -> ServiceAccount | None:
+    def read(self, action: Action) -> Target | None:
+        name = action.subject.provider_name
         return ServiceAccount(
             provider=Provider.GITHUB,
             kind=AccountKind.GH,
-            provider_name=provider_name,
-            scope="github:test",
-            enabled=provider_name not in self.disabled,
+            provider_name=name,
+            unit="github:test",
+            scope=_SCOPE,
+            enabled=name not in self.disabled,
         )
 
-    def perform(self, action: Action, account: ServiceAccount) -> None:
-        mark(_params(self.ctx).marker, self.ctx, "acting", account=account.provider_name)
+    def satisfied(self, action: Action, target: Target | None) -> bool | None:
+        return isinstance(target, ServiceAccount) and not target.enabled
+
+    def blocked(self, action: Action, target: Target) -> str | None:
+        return None
+
+    def in_progress(self, action: Action, target: Target) -> Operation | None:
+        return None
+
+    def perform(self, action: Action, target: Target) -> Operation | None:
+        name = action.subject.provider_name
+        mark(_params(self.ctx).marker, self.ctx, "acting", account=name)
         time.sleep(self.pause)
-        self.disabled.add(account.provider_name)
-        mark(_params(self.ctx).marker, self.ctx, "acted", account=account.provider_name)
+        self.disabled.add(name)
+        mark(_params(self.ctx).marker, self.ctx, "acted", account=name)
+        return None
+
+
+_SCOPE = Scope.github("test")
+
+
+def synthetic_action(name: str) -> Action:
+    """A synthetic revocation (rule L1) of the account `name` in the org `test`."""
+    return Action(
+        ActionKind.DISABLE,
+        Subject("github", "gh-sa", name, scope="github:test"),
+        "L1",
+        "test-actions job",
+        _SCOPE,
+        ResourceKind.GITHUB_ACCOUNT,
+        f"github:test|{name}",
+    )
+
+
+def open_gate(ctx: JobContext) -> Gate:
+    """A gate that lets the synthetic actions through (allowlisted, complete, not held)."""
+    now = ctx.clock()
+    holds = HoldIndex.build([], now, hold_tag=None, version_tag_key="v", stage_tag_key="s", known_versions=())
+    return Gate(
+        GateContext(now, frozenset({_SCOPE}), frozenset(), True, holds, frozenset(), "prod", "v", "s", frozenset())
+    )
 
 
 def actions_job(ctx: JobContext) -> JobResult:
@@ -86,16 +137,8 @@ def actions_job(ctx: JobContext) -> JobResult:
     info = RunInfo(run_id, started, None, RunMode.ENFORCE, True, "", __version__)
     ctx.ledger.start_run(info)
     gateway = _SleepyGateway(ctx, params.sleep)
-    actions = [
-        Action(
-            ActionKind.DISABLE,
-            Subject("github", "gh", f"test-{ctx.slot:%H%M%S}-{index}", scope="github:test"),
-            "TEST",
-            "test-actions job",
-        )
-        for index in range(params.actions)
-    ]
-    executor = Executor(run_id, ctx.ledger, lambda action: gateway, ctx.clock, ctx.fence)
+    actions = [synthetic_action(f"test-{ctx.slot:%H%M%S}-{index}") for index in range(params.actions)]
+    executor = Executor(run_id, ctx.ledger, lambda action: gateway, open_gate(ctx), ctx.clock, ctx.fence)
     records = executor.run(actions)
     outcomes = Counter(f"{r.action.kind.value}/{r.outcome.value}" for r in records)
     ctx.ledger.finish_run(run_id, ctx.clock(), {}, "ok" if len(gateway.disabled) == len(actions) else "incomplete")

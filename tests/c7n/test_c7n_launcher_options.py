@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from custodian.c7n_launcher import parse_as_of
-from custodian.c7n_runner import PolicyRunResult, run_policies
+from custodian.collect.c7n.launcher import parse_as_of
+from custodian.collect.c7n.runner import PolicyRunResult, run_policies
 from custodian.sandbox.arm import ArmEmulator, start_arm
 from custodian.sandbox.faults import FaultPlan
 from custodian.sandbox.httpserver import EmulatorServer
@@ -181,7 +181,7 @@ def test_the_shifted_clock_ticks_and_accepts_every_datetime() -> None:
     """In a child process (the shift replaces `datetime.datetime` for the whole interpreter)."""
     code = (
         "import datetime as dt, time\n"
-        "from custodian.c7n_launcher import shift_clock\n"
+        "from custodian.collect.c7n.launcher import shift_clock\n"
         "real = dt.datetime.now(dt.timezone.utc)\n"
         "shift_clock(dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc))\n"
         "a = dt.datetime.now(dt.timezone.utc); time.sleep(0.05); b = dt.datetime.now(dt.timezone.utc)\n"

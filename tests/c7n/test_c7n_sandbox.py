@@ -1,4 +1,4 @@
-"""c7n / c7n-azure run through `custodian.c7n_runner` against the ARM emulator over real HTTPS.
+"""c7n / c7n-azure run through `custodian.collect.c7n.runner` against the ARM emulator over real HTTPS.
 
 One emulator (trustme CA, page size 2 so listing follows `nextLink`) serves the whole module; each
 test reseeds it. Every c7n run is a real subprocess (about 2 s each), nothing is patched.
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from custodian.c7n_launcher import apply_arm_endpoint, normalise_endpoint
-from custodian.c7n_runner import C7nRunError, PolicyRunResult, run_policies, validate_policies
+from custodian.collect.c7n.launcher import apply_arm_endpoint, normalise_endpoint
+from custodian.collect.c7n.runner import C7nRunError, PolicyRunResult, run_policies, validate_policies
 from custodian.errors import BadInputError
 from custodian.sandbox.arm import ArmEmulator, start_arm
 from custodian.sandbox.faults import FaultPlan

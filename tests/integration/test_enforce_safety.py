@@ -8,8 +8,8 @@ import pytest
 
 from custodian.config import EnforceConfig
 from custodian.model import ActionOutcome, RunMode, Status
+from custodian.run import RunOutcome, RunRequest, run_lifecycle
 from custodian.sandbox.faults import FaultPlan
-from custodian.sweeps.lifecycle import RunOutcome, RunRequest, run_lifecycle
 from tests.integration.conftest import Env
 
 MUTATING = {"PUT", "PATCH", "POST", "DELETE"}
@@ -31,8 +31,14 @@ def test_max_actions_per_run_aborts_before_the_first_action(seed_env: Env) -> No
     with_enforce(seed_env, max_actions_per_run=3)
     outcome = run(seed_env, RunRequest(RunMode.ENFORCE, apply=True))
     assert outcome.plan is not None and outcome.plan.aborted
-    assert outcome.result.actions == ()
+    assert outcome.result.actions and {r.outcome for r in outcome.result.actions} == {ActionOutcome.SKIPPED}
+    assert all("max_actions_per_run=3" in r.detail for r in outcome.result.actions)
     assert mutations(seed_env) == []
+    assert not [
+        r
+        for r in seed_env.ledger.actions_for_run(outcome.result.run.run_id, journal=True)
+        if r.outcome is ActionOutcome.INTENT
+    ]
     safety = [f for f in outcome.result.findings if f.rule == "SAFETY"]
     assert safety and "max_actions_per_run=3" in safety[-1].message
 
@@ -49,12 +55,18 @@ def test_targets_outside_the_allowlist_are_refused(seed_env: Env) -> None:
         update={"enforce": EnforceConfig(allowed_subscriptions=[], allowed_orgs=["acme"])}
     )
     outcome = run(seed_env, RunRequest(RunMode.ENFORCE, apply=True))
-    acted = {r.action.subject.provider for r in outcome.result.actions}
+    acted = {r.action.subject.provider for r in outcome.result.actions if r.outcome is ActionOutcome.DONE}
     assert acted == {"github"}  # ACR tokens live in a subscription that is not allowlisted
+    refused_records = [r for r in outcome.result.actions if r.action.subject.provider == "azure"]
+    assert refused_records and all(r.outcome is ActionOutcome.SKIPPED for r in refused_records)
     assert all(not path.lower().count("containerregistry") for _, path, _ in mutations(seed_env))
     refused = [f for f in outcome.result.findings if f.rule == "SAFETY" and "allowlist" in f.message]
-    assert refused and all(f.subject.provider == "azure" for f in refused)
-    assert int(outcome.exit_code) == 3  # failing findings remain
+    assert len(refused) == 1  # one SAFETY finding per scope and reason
+    assert (
+        refused[0].status is Status.ERROR
+        and refused[0].subject.scope == "/subscriptions/11111111-1111-4111-8111-111111111111"
+    )
+    assert int(outcome.exit_code) == 1  # refused actions: an incomplete run
 
 
 def test_partial_inventory_blocks_actions_in_its_scope(seed_env: Env) -> None:
@@ -74,9 +86,10 @@ def test_partial_inventory_blocks_actions_in_its_scope(seed_env: Env) -> None:
 def test_timeline_failure_blocks_every_account_action(seed_env: Env) -> None:
     server = seed_env.sandbox.github_server
     assert server is not None
-    server.set_faults(FaultPlan(server_error=1.0, path_regex="/repos/acme/product/tags"))
+    server.set_faults(FaultPlan(server_error=1.0, path_regex="/repos/acme/product/(tags|git/)"))
     outcome = run(seed_env, RunRequest(RunMode.ENFORCE, apply=True))
-    assert outcome.result.actions == ()
+    # no version is known, so no account parses (N1) and nothing is proposed; whatever was would be refused
+    assert all(r.outcome is ActionOutcome.SKIPPED for r in outcome.result.actions)
     assert mutations(seed_env) == []
     assert any(f.rule == "COLLECT" and f.subject.provider_name == "timeline" for f in outcome.result.findings)
 
@@ -97,7 +110,7 @@ def test_a_rerun_after_a_crash_does_not_act_twice(seed_env: Env) -> None:
     first_mutations = mutations(seed_env)
     assert len(first_mutations) >= 1
     pending = ledger.pending_intents()
-    assert len(pending) == 1  # intent journaled, outcome lost in the crash
+    assert len(pending) == 1  # the first change's intent journaled, its outcome lost in the crash
 
     seed_env.clear_logs()
     outcome = run(seed_env, RunRequest(RunMode.ENFORCE, apply=True))
@@ -127,3 +140,22 @@ def test_as_of_forecasts_what_will_be_due(seed_env: Env) -> None:
     assert sum(1 for f in later.result.findings if f.status is Status.FAIL) >= sum(
         1 for f in today.result.findings if f.status is Status.FAIL
     )
+
+
+def test_a_second_applied_run_on_the_ledger_refuses_at_once_and_writes_nothing(seed_env: Env) -> None:
+    from custodian.ledger.locks import LockHeldError
+    from custodian.ledger.store import Ledger
+
+    with Ledger.open(seed_env.config.ledger.url) as other:
+        first = other.apply_lock("20261201T090000Z-enforce-first1")
+        first.acquire()
+        try:
+            before = seed_env.ledger.list_runs()
+            with pytest.raises(LockHeldError, match="20261201T090000Z-enforce-first1"):
+                run(seed_env, RunRequest(RunMode.ENFORCE, apply=True))
+            assert seed_env.ledger.list_runs() == before
+            assert mutations(seed_env) == []
+            dry = run(seed_env, RunRequest(RunMode.ENFORCE))  # a dry run needs no lock
+            assert dry.plan is not None
+        finally:
+            first.release()

@@ -10,7 +10,7 @@ import json
 from collections import Counter
 
 from custodian.model import ActionOutcome, Finding, RunMode, Status
-from custodian.sweeps.lifecycle import RunOutcome, RunRequest, run_lifecycle
+from custodian.run import RunOutcome, RunRequest, run_lifecycle
 from tests.integration.conftest import Env
 
 MUTATING = {"PUT", "PATCH", "POST", "DELETE"}

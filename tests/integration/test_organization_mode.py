@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from custodian.config import GithubMode
 from custodian.model import ActionKind, ActionOutcome, RunMode, Status
-from custodian.sweeps.lifecycle import RunOutcome, RunRequest, run_lifecycle
+from custodian.run import RunOutcome, RunRequest, run_lifecycle
 from tests.integration.conftest import Env
 
 
@@ -37,7 +37,12 @@ def test_org_mode_revokes_pat_grants_and_removes_membership(seed_env: Env) -> No
     assert not any(g["owner"] == "v0-0-1-prod-gh-sa" for g in store.pat_grants("acme"))
     members = {m.lower() for m in store.members("acme")}
     assert "v0-0-1-prod-gh-sa" not in members
-    assert "v0-0-0-prod-gh-sa" in members  # held
+    # v0.0.0 is held: a hold bars deletion, never revocation. In organization mode an App cannot suspend
+    # a user, so revoking (L2) the held prod account means removing its membership too.
+    assert "v0-0-0-prod-gh-sa" not in members
+    held = [f for f in applied.result.findings if f.subject.provider_name == "v0-0-0-prod-gh-sa"]
+    assert {f.rule: f.status for f in held if f.rule in ("L2", "L3")} == {"L2": Status.FAIL, "L3": Status.HELD}
+    assert "kept, but revoked" in next(f.message for f in held if f.rule == "L2")
 
     after = run(seed_env, RunRequest(RunMode.AUDIT))
     assert not [f for f in after.result.findings if f.status is Status.FAIL and f.rule in ("L1", "L2", "L3")]

@@ -29,8 +29,10 @@ from custodian.model import (
     ActionOutcome,
     Finding,
     HoldTarget,
+    ResourceKind,
     RunInfo,
     RunMode,
+    Scope,
     Severity,
     Status,
     Subject,
@@ -42,6 +44,7 @@ MAX_HOLD = timedelta(days=14)
 CANARY = "ghp_CANARYc4n4ry5ecret0000000000000000"
 TABLES = {
     "runs",
+    "tag_sightings",
     "findings",
     "run_findings",
     "action_journal",
@@ -98,7 +101,16 @@ def finding(
 
 
 def action(kind: ActionKind = ActionKind.DISABLE, name: str = "v0-0-1-uat-acr-sa") -> Action:
-    return Action(kind=kind, subject=account(name), rule="L1", reason="uat ended when prod started")
+    subject = account(name)
+    return Action(
+        kind=kind,
+        subject=subject,
+        rule="L1",
+        reason="uat ended when prod started",
+        scope=Scope.subscription("s"),
+        target_kind=ResourceKind.ACR_TOKEN,
+        target=f"{subject.scope}|{name}",
+    )
 
 
 # -- migrations and opening -----------------------------------------------------------------------
@@ -113,7 +125,7 @@ def test_open_migrates_an_empty_database_and_reopening_is_idempotent(ledger_url:
     try:
         with engine.connect() as conn:
             assert set(inspect(conn).get_table_names()) == TABLES
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0003"]
     finally:
         engine.dispose()
 

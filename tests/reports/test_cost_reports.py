@@ -28,9 +28,11 @@ from custodian.model import (
     Cost,
     Finding,
     PriceTableInfo,
+    ResourceKind,
     RunInfo,
     RunMode,
     RunResult,
+    Scope,
     Severity,
     Status,
     Subject,
@@ -105,7 +107,16 @@ def build_result() -> RunResult:
     )
 
     def record(kind: ActionKind, subject: Subject, outcome: ActionOutcome, minutes: int) -> ActionRecord:
-        return ActionRecord(Action(kind, subject, "L4", "reap"), outcome, STARTED + timedelta(minutes=minutes))
+        action = Action(
+            kind,
+            subject,
+            "L4",
+            "reap",
+            Scope.subscription(str(subject.scope).split("/")[2] if "/" in str(subject.scope) else "s"),
+            ResourceKind.BLOB if subject.kind == "blob" else ResourceKind.VIRTUAL_MACHINE,
+            (subject.resource_id or subject.provider_name).lower(),
+        )
+        return ActionRecord(action, outcome, STARTED + timedelta(minutes=minutes))
 
     actions = (
         record(ActionKind.MARK, VM, ActionOutcome.DONE, -60 * 24 * 3),

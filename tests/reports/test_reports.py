@@ -32,9 +32,11 @@ from custodian.model import (
     Finding,
     Hold,
     HoldTarget,
+    ResourceKind,
     RunInfo,
     RunMode,
     RunResult,
+    Scope,
     Severity,
     Status,
     Subject,
@@ -143,7 +145,15 @@ def build_result(*, as_of: datetime | None = None) -> RunResult:
     def record(
         kind: ActionKind, subject: Subject, outcome: ActionOutcome, minutes: int, detail: str = ""
     ) -> ActionRecord:
-        action = Action(kind, subject, "L1", f"{subject.logical_name} must be disabled")
+        action = Action(
+            kind,
+            subject,
+            "L1",
+            f"{subject.logical_name} must be disabled",
+            Scope.github("acme") if subject.provider == "github" else Scope.subscription("s"),
+            ResourceKind.GITHUB_ACCOUNT if subject.provider == "github" else ResourceKind.ACR_TOKEN,
+            f"{subject.scope}|{subject.provider_name}",
+        )
         return ActionRecord(action, outcome, STARTED_UTC + timedelta(minutes=minutes), detail)
 
     actions = (

@@ -18,12 +18,16 @@ from custodian.model import (
     Inventory,
     Provider,
     ReleaseTimeline,
+    Scope,
     ServiceAccount,
     StageStart,
     Status,
 )
+from custodian.rules.collection import collection_errors
+from custodian.rules.holds import expired_holds
 from custodian.rules.lifecycle import LifecycleSettings, evaluate_accounts
 from custodian.rules.naming import AccountNamer
+from tests.engine_helpers import settled
 
 STAGES = ("qa", "uat", "prod")
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -46,12 +50,21 @@ def token(expires: datetime | None = None, created: datetime = T0) -> Credential
 def gh(
     name: str, *, enabled: bool = True, creds: tuple[Credential, ...] = (), display: str | None = None
 ) -> ServiceAccount:
-    return ServiceAccount(Provider.GITHUB, AccountKind.GH, name, "org:acme", enabled, creds, display_name=display)
+    return ServiceAccount(
+        Provider.GITHUB, AccountKind.GH, name, "github:acme", Scope.github("acme"), enabled, creds, display_name=display
+    )
 
 
 def acr(name: str, *, enabled: bool = True, creds: tuple[Credential, ...] = ()) -> ServiceAccount:
     return ServiceAccount(
-        Provider.AZURE, AccountKind.ACR, name, "registry:qa", enabled, creds, resource_id=f"/r/{name}"
+        Provider.AZURE,
+        AccountKind.ACR,
+        name,
+        "registry:qa",
+        Scope.subscription("s1"),
+        enabled,
+        creds,
+        resource_id=f"/r/{name}",
     )
 
 
@@ -64,8 +77,10 @@ def run(
     errors: tuple[CollectionError, ...] = (),
 ) -> list[Finding]:
     timeline = ReleaseTimeline(STAGES, tuple(starts), deployments)
-    inventory = Inventory(now, timeline, tuple(accounts), errors)
-    return evaluate_accounts(inventory, list(holds), now, SETTINGS)
+    inventory = Inventory(now, timeline, tuple(accounts), errors=errors)
+    verdicts = collection_errors(errors) + evaluate_accounts(inventory, now, SETTINGS) + expired_holds(holds, now)
+    findings = settled(verdicts, inventory, now, holds)
+    return [f for f in findings if f.rule != "SAFETY"]
 
 
 def status_of(findings: list[Finding], rule: str, name: str | None = None) -> Status:
@@ -223,7 +238,10 @@ def test_collection_errors_are_error_findings() -> None:
 
 
 def test_completed_versions_respect_the_grace() -> None:
-    from custodian.rules.leftovers import completed_versions, leftover_stages
+    from dataclasses import replace
+
+    from custodian.rules.leftovers import completed_versions
+    from tests.engine_helpers import REAP
 
     timeline = ReleaseTimeline(
         STAGES,
@@ -233,6 +251,7 @@ def test_completed_versions_respect_the_grace() -> None:
             deployment("v2.0.0", 2, ("pending", T0)),
         ),
     )
-    assert completed_versions(timeline, 24 * H, T0 + 24 * H - timedelta(seconds=1)) == []
-    assert completed_versions(timeline, 24 * H, T0 + 24 * H) == ["v1.0.0"]
-    assert leftover_stages(timeline) == ["qa", "uat"]
+    settings = replace(REAP, leftover_grace=24 * H)
+    assert completed_versions(timeline, settings, T0 + 24 * H - timedelta(seconds=1)) == frozenset()
+    assert completed_versions(timeline, settings, T0 + 24 * H) == {"v1.0.0"}
+    assert settings.leftover_stages == ("qa", "uat")

@@ -26,10 +26,12 @@ from custodian.model import (
     Inventory,
     Provider,
     ReleaseTimeline,
+    Scope,
     ServiceAccount,
     StageStart,
     Status,
 )
+from custodian.rules.holds import expired_holds
 from custodian.rules.lifecycle import LifecycleSettings, evaluate_accounts
 from custodian.rules.naming import AccountNamer
 from custodian.sandbox.arm_store import ArmStore
@@ -48,6 +50,7 @@ from custodian.sandbox.scenario import (
 )
 from custodian.sandbox.scenario_arm import arm_time
 from custodian.sandbox.scenario_schema import TimeSyntaxError, When
+from tests.engine_helpers import settled
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 BAD = Path(__file__).parent / "bad_scenarios"
@@ -593,7 +596,8 @@ def _inventory(seeded: Seeded, namer: AccountNamer) -> Inventory:
                 Provider.GITHUB,
                 AccountKind.GH,
                 user.login,
-                "acme",
+                "github:acme",
+                Scope.github("acme", enterprise=True),
                 user.suspended_at is None,
                 tuple(credentials),
                 display_name=user.name,
@@ -619,6 +623,7 @@ def _inventory(seeded: Seeded, namer: AccountNamer) -> Inventory:
                 AccountKind.ACR,
                 token["name"],
                 registry,
+                Scope.subscription(token["id"].split("/")[2]),
                 token["properties"]["status"] == "enabled",
                 tuple(credentials),
                 resource_id=token["id"],
@@ -681,7 +686,9 @@ def story(seed: Scenario, seeded: Seeded) -> dict[tuple[str, str], Status]:
         )
         for i, h in enumerate(resolved_holds(seed, NOW))
     ]
-    findings = evaluate_accounts(_inventory(seeded, namer), holds, NOW, LifecycleSettings(namer))
+    inventory = _inventory(seeded, namer)
+    verdicts = evaluate_accounts(inventory, NOW, LifecycleSettings(namer)) + expired_holds(holds, NOW)
+    findings = settled(verdicts, inventory, NOW, holds)
     out: dict[tuple[str, str], Status] = {}
     for finding in findings:
         subject = finding.subject

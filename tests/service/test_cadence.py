@@ -10,7 +10,7 @@ from apscheduler.triggers.cron import CronTrigger
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from custodian.service.cadence import CadenceError, CronCadence, IntervalCadence, cadence_for, slots_between
+from custodian.cadence import CadenceError, CronCadence, IntervalCadence, cadence_for, slots_between
 
 
 def at(text: str) -> datetime:

@@ -17,14 +17,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from custodian.config import Config, JobKind, Mode
+from custodian.engine.execute import Executor
 from custodian.ledger import JobStatus, Ledger
-from custodian.model import Action, ActionKind, ActionOutcome, RunInfo, RunMode, Subject
+from custodian.model import Action, ActionOutcome, RunInfo, RunMode
 from custodian.service.jobs import JobContext, JobResult
 from custodian.service.lease import LeaseKeeper, RunFence
 from custodian.service.metrics import ServiceMetrics
 from custodian.service.runner import SchedulerService
-from custodian.service.testing import _SleepyGateway
-from custodian.sweeps.execute import Executor
+from custodian.service.testing import _SleepyGateway, open_gate, synthetic_action
 from tests.service.conftest import T0, FakeClock, make_config, read_marker
 
 HOUR = timedelta(hours=1)
@@ -204,7 +204,7 @@ def test_a_failing_job_is_recorded_and_does_not_stop_the_others(
 def test_the_reap_job_runs_the_reaper_part_with_the_fence(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import custodian.sweeps.lifecycle as lifecycle
+    import custodian.run as lifecycle
 
     calls: list[dict[str, Any]] = []
 
@@ -253,11 +253,8 @@ def test_a_stale_leaders_action_is_refused_by_the_fence(pg_url: str) -> None:
 
         fence = RunFence(a.keeper, token, threading.Event())
         stalling = Stalling(context, 0.0)
-        executor = Executor("run-a", ledger_a, lambda action: stalling, clock.now, fence)
-        actions = [
-            Action(ActionKind.DISABLE, Subject("github", "gh", f"acct-{i}", scope="github:t"), "T", "t")
-            for i in range(3)
-        ]
+        executor = Executor("run-a", ledger_a, lambda action: stalling, open_gate(context), clock.now, fence)
+        actions = [synthetic_action(f"acct-{i}") for i in range(3)]
         records = executor.run(actions)
         assert a.keeper.current() is not None  # a's local view is stale: only the database knows
         epoch_b = ledger_b.read_lease("scheduler", at=T0)
@@ -283,11 +280,9 @@ def test_a_stop_lets_the_current_action_finish_and_records_the_slot_interrupted(
                 service_ref[0].request_stop()  # SIGTERM arrives while this action runs
                 super().perform(action, account)
 
-        actions = [
-            Action(ActionKind.DISABLE, Subject("github", "gh", f"x-{i}", scope="github:t"), "T", "t") for i in range(3)
-        ]
+        actions = [synthetic_action(f"x-{i}") for i in range(3)]
         gateway = Stopping(ctx, 0.0)
-        records = Executor("run-stop", ctx.ledger, lambda a: gateway, ctx.clock, ctx.fence).run(actions)
+        records = Executor("run-stop", ctx.ledger, lambda a: gateway, open_gate(ctx), ctx.clock, ctx.fence).run(actions)
         return JobResult(JobStatus.SUCCEEDED, ",".join(r.outcome.value for r in records))
 
     one = replica(config, ledger, clock, "one", bodies={JobKind.TEST_ACTIONS: body})

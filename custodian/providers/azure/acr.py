@@ -12,7 +12,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 from azure.mgmt.containerregistry.models import TokenCredentialsProperties, TokenUpdateParameters
 
-from custodian.model import AccountKind, Credential, CredentialKind, Provider, ServiceAccount
+from custodian.model import AccountKind, Credential, CredentialKind, Provider, Scope, ServiceAccount
 from custodian.providers.azure.clients import ArmClients
 
 
@@ -39,14 +39,15 @@ def _password(token_id: str, password: Any) -> Credential:
     )
 
 
-def token_account(token: Any, scope: str, login_server: str | None) -> ServiceAccount:
+def token_account(token: Any, unit: str, subscription: str, login_server: str | None) -> ServiceAccount:
     passwords = list(getattr(getattr(token, "credentials", None), "passwords", None) or [])
     credentials = tuple(_password(token.id, p) for p in passwords)
     return ServiceAccount(
         provider=Provider.AZURE,
         kind=AccountKind.ACR,
         provider_name=str(token.name),
-        scope=scope,
+        unit=unit,
+        scope=Scope.subscription(subscription),
         enabled=str(token.status).lower() != "disabled",
         credentials=credentials,
         resource_id=str(token.id),
@@ -78,19 +79,20 @@ class AcrTokens:
         self.client = clients.get(ContainerRegistryManagementClient, subscription)
         self.resource_group = resource_group
         self.registry = registry
-        self.scope = registry_id(subscription, resource_group, registry)
+        self.subscription = subscription
+        self.scope = registry_id(subscription, resource_group, registry)  # the collection unit
         self.login_server = login_server
 
     def list_accounts(self) -> list[ServiceAccount]:
         tokens = self.client.tokens.list(self.resource_group, self.registry)
-        return [token_account(t, self.scope, self.login_server) for t in tokens]
+        return [token_account(t, self.scope, self.subscription, self.login_server) for t in tokens]
 
     def get(self, name: str) -> ServiceAccount | None:
         try:
             token = self.client.tokens.get(self.resource_group, self.registry, name)
         except ResourceNotFoundError:
             return None
-        return token_account(token, self.scope, self.login_server)
+        return token_account(token, self.scope, self.subscription, self.login_server)
 
     def disable(self, name: str) -> None:
         poller = self.client.tokens.begin_update(

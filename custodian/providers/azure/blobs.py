@@ -1,5 +1,5 @@
-"""Azure Blob Storage data plane (azure-storage-blob) for the reaper: streamed listings, index-tag
-queries, and the two mutations the reaper makes (set the mark tag, delete with snapshots).
+"""Azure Blob Storage data plane (azure-storage-blob) for the reaper: streamed listings with index
+tags, re-reads, and the two mutations the reaper makes (set the mark tag, delete with snapshots).
 
 - Every client is built with the read-only guard and the call counter of `clients.py` as extra
   pipeline policies (`_additional_pipeline_policies`: azure-storage-blob 12.30.3 builds its own
@@ -10,18 +10,22 @@ queries, and the two mutations the reaper makes (set the mark tag, delete with s
   at a time, whatever the size of the container. The caller decides what to keep.
 - Retries: azure-storage-blob's `ExponentialRetry` (408 and 5xx; Storage throttles with 503, never
   429), with its backoff configurable (`BlobSettings`): the default waits 15 s and more.
-- Tag queries are built by `tag_equals`/`where_clause`: keys in double quotes, values in single
-  quotes, and anything outside the characters Azure allows in a tag (letters, digits, space and
-  `+ - . / : = _`) refused, so a value can never break out of its quotes.
+- Blobs are found by listing each container with their index tags (`include=["tags"]`), never by
+  server-side tag queries: a listing sees every tag in any letter case, and Azurite's Find Blobs by
+  Tags scans one page only (leftovers beyond it would go unseen).
+- The one tag condition sent (a delete only while the mark still holds its judged value) is built
+  by `tag_equals`: key in double quotes, value in single quotes, and anything outside the
+  characters Azure allows in a tag (letters, digits, space and `+ - . / : = _`) refused, so a value
+  can never break out of its quotes.
 
-Imports `model` and the wire guards only; no SDK object leaves this module (`BlobFacts`, `TagMatch`).
+Imports `model` and the wire guards only; no SDK object leaves this module (`Blob`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -33,6 +37,7 @@ from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
 
+from custodian.model import Blob, Scope, Tags
 from custodian.providers.azure.clients import CallCountingPolicy, ReadOnlyGuardPolicy
 from custodian.providers.wire import CallCounter
 
@@ -67,18 +72,6 @@ def tag_equals(key: str, value: str) -> str:
     return f"\"{_checked('key', key, 1, 128)}\" = '{_checked('value', value, 0, 256)}'"
 
 
-def where_clause(conditions: Mapping[str, str], container: str | None = None) -> str:
-    """Conditions joined by AND (Azure has no OR), with `@container` when given (service-wide queries)."""
-    parts = [tag_equals(key, value) for key, value in conditions.items()]
-    if container is not None:
-        if not re.fullmatch(r"\$(?:root|logs|web)|[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}", container):
-            raise TagQueryError(f"{container!r} is not a valid container name")
-        parts.append(f"@container = '{container}'")
-    if not parts:
-        raise TagQueryError("a tag query needs at least one condition")
-    return " AND ".join(parts)
-
-
 def clean_url(url: str) -> str:
     """A blob URL without query (SAS) or user info: safe to report."""
     parts = urlsplit(url)
@@ -105,47 +98,6 @@ class BlobSettings:
     results_per_page: int = 1000  # the service's maximum is 5000
     api_version: str | None = None  # e.g. "2025-11-05" for an emulator that rejects the SDK default
     request_hook: Callable[[str, str], None] | None = None  # (method, url) of every attempt, for tests
-
-
-@dataclass(frozen=True)
-class TagMatch:
-    """A blob a tag query found. Its tags are not kept: Azurite returns only those named in the query."""
-
-    container: str
-    name: str
-
-
-@dataclass(frozen=True)
-class BlobFacts:
-    """What the reaper knows about one blob (base blob; its snapshots go with it)."""
-
-    account: str
-    container: str
-    name: str
-    url: str  # without SAS or credentials
-    size: int
-    tier: str | None
-    last_modified: datetime | None
-    etag: str | None
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def path(self) -> str:
-        return f"{self.container}/{self.name}"
-
-    def snapshot(self) -> dict[str, object]:
-        """A JSON-able record of the blob for the journal (no secrets: the URL carries no SAS)."""
-        return {
-            "account": self.account,
-            "container": self.container,
-            "name": self.name,
-            "url": self.url,
-            "size": self.size,
-            "tier": self.tier,
-            "last_modified": self.last_modified.isoformat() if self.last_modified else None,
-            "etag": self.etag,
-            "tags": dict(self.tags),
-        }
 
 
 class _RequestHookPolicy(SansIOHTTPPolicy[Any, Any]):
@@ -180,24 +132,31 @@ def _client_kwargs(settings: BlobSettings, counter: CallCounter) -> dict[str, An
 class BlobAccount:
     """One storage account's blob service, read-only unless `settings.read_only` is False."""
 
-    def __init__(self, name: str, service: BlobServiceClient, settings: BlobSettings) -> None:
+    def __init__(self, name: str, service: BlobServiceClient, settings: BlobSettings, scope: Scope | None) -> None:
         self.name = name
+        self.scope = scope  # the storage account's subscription, when known
         self._service = service
         self._settings = settings
 
     @classmethod
     def from_connection_string(
-        cls, name: str, connection_string: str, settings: BlobSettings, counter: CallCounter
+        cls, name: str, connection_string: str, settings: BlobSettings, counter: CallCounter, scope: Scope | None
     ) -> BlobAccount:
         service = BlobServiceClient.from_connection_string(connection_string, **_client_kwargs(settings, counter))
-        return cls(name, service, settings)
+        return cls(name, service, settings, scope)
 
     @classmethod
     def from_account_url(
-        cls, name: str, account_url: str, credential: TokenCredential, settings: BlobSettings, counter: CallCounter
+        cls,
+        name: str,
+        account_url: str,
+        credential: TokenCredential,
+        settings: BlobSettings,
+        counter: CallCounter,
+        scope: Scope | None,
     ) -> BlobAccount:
         service = BlobServiceClient(account_url, credential=credential, **_client_kwargs(settings, counter))
-        return cls(name, service, settings)
+        return cls(name, service, settings, scope)
 
     @property
     def url(self) -> str:
@@ -207,42 +166,35 @@ class BlobAccount:
         return self._service.get_container_client(container)
 
     # -- reads ------------------------------------------------------------------------------------
-    def find_by_tags(self, where: str, container: str | None = None) -> Iterator[list[TagMatch]]:
-        """Pages of blobs matching `where`, in one container or (None) the whole account.
+    def container_names(self) -> Iterator[str]:
+        """Every container of the account (paged)."""
+        for page in self._service.list_containers(results_per_page=self._settings.results_per_page).by_page():
+            for container in page:
+                yield str(container.name)
 
-        A configured container that does not exist raises `ResourceNotFoundError` (ContainerNotFound):
-        the container-scoped query reports it, where a service-wide `@container` query would not.
-        """
-        size = self._settings.results_per_page
-        if container is None:
-            pages = self._service.find_blobs_by_tags(where, results_per_page=size).by_page()
-        else:
-            pages = self._container(container).find_blobs_by_tags(where, results_per_page=size).by_page()
-        for page in pages:
-            yield [TagMatch(b.container_name or container or "", b.name) for b in page]
+    def _blob(self, container: str, name: str, url: str, props: Any, tags: Mapping[str, str] | None) -> Blob:
+        return Blob(
+            account=self.name,
+            container=container,
+            name=name,
+            url=url,
+            size=int(props.size or 0),
+            tier=str(props.blob_tier) if props.blob_tier else None,
+            last_modified=_utc(props.last_modified),
+            etag=props.etag,
+            scope=self.scope,
+            tags=Tags(dict(tags or {})),
+        )
 
-    def list_pages(self, container: str) -> Iterator[list[BlobFacts]]:
-        """Pages of the container's blobs (base blobs, with their index tags)."""
+    def list_pages(self, container: str) -> Iterator[list[Blob]]:
+        """Pages of the container's base blobs, with their index tags (one page in memory at a time)."""
         client = self._container(container)
         base = clean_url(client.url)
         pages = client.list_blobs(include=["tags"], results_per_page=self._settings.results_per_page).by_page()
         for page in pages:
-            yield [
-                BlobFacts(
-                    account=self.name,
-                    container=container,
-                    name=b.name,
-                    url=f"{base}/{quote(b.name, safe='~/')}",
-                    size=int(b.size or 0),
-                    tier=str(b.blob_tier) if b.blob_tier else None,
-                    last_modified=_utc(b.last_modified),
-                    etag=b.etag,
-                    tags=dict(b.tags or {}),
-                )
-                for b in page
-            ]
+            yield [self._blob(container, b.name, f"{base}/{quote(b.name, safe='~/')}", b, b.tags) for b in page]
 
-    def read(self, container: str, name: str) -> BlobFacts | None:
+    def read(self, container: str, name: str) -> Blob | None:
         """Properties and tags of one blob; None when it (or its container) no longer exists."""
         blob = self._container(container).get_blob_client(name)
         try:
@@ -252,17 +204,7 @@ class BlobAccount:
             if getattr(exc, "error_code", None) in ("BlobNotFound", "ContainerNotFound"):
                 return None
             raise
-        return BlobFacts(
-            account=self.name,
-            container=container,
-            name=name,
-            url=clean_url(blob.url),
-            size=int(props.size or 0),
-            tier=str(props.blob_tier) if props.blob_tier else None,
-            last_modified=_utc(props.last_modified),
-            etag=props.etag,
-            tags=dict(tags or {}),
-        )
+        return self._blob(container, name, clean_url(blob.url), props, tags)
 
     def exists(self, container: str, name: str) -> bool:
         """The confirmation re-read: `get_blob_properties`; 404 BlobNotFound means deleted."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from github import UnknownObjectException
 
-from custodian.model import AccountKind, Credential, CredentialKind, Provider, ServiceAccount
+from custodian.model import AccountKind, Credential, CredentialKind, Provider, Scope, ServiceAccount
 from custodian.providers.github.client import GithubSession
 
 NamePredicate = Callable[[str], bool]
@@ -61,7 +61,8 @@ def _account(
         provider=Provider.GITHUB,
         kind=AccountKind.GH,
         provider_name=login,
-        scope=org_scope(session.settings.org),
+        unit=org_scope(session.settings.org),
+        scope=Scope.github(session.settings.org, enterprise=session.settings.enterprise),
         enabled=enabled,
         credentials=tuple(credentials),
         resource_id=f"github-user:{user.get('id', login)}",

@@ -24,6 +24,7 @@ class GithubSettings:
     org: str
     per_page: int = 100
     read_only: bool = True
+    enterprise: bool = False  # GitHub Enterprise Server (site-admin API) rather than a github.com organization
     timeout_s: int = 30
     max_rate_limit_wait_s: int = 300
     secondary_rate_wait_s: float = 60.0

@@ -1,67 +1,147 @@
-"""The release timeline from GitHub: stage tags with dates, releases, production deployments.
+"""The release timeline from GitHub: when each stage's tag appeared, and the production deployments.
 
-A stage starts when its tag exists; its date is the tagged commit's committer date (lightweight
-tags carry none of their own), or a release's publication time for the last stage. A version's
-production success is the first `success` status of any of its production deployments.
+A stage starts when its tag appeared, never when the tagged commit was made (a tag pushed today on
+a ten-day-old commit starts its stage today). The evidence, in order:
+
+- an annotated tag's tagger date (`StartEvidence.TAGGER_DATE`);
+- otherwise the earliest of: the custodian's first sighting of the tag (`FIRST_SIGHTING`, kept by
+  the caller, e.g. in the ledger), a published release naming the tag (`RELEASE`), a deployment
+  whose ref is the tag, to any environment (`DEPLOYMENT`, its creation time).
+
+One `StageStart` is produced per (version, stage). API calls per repository: one paged listing of
+the tag refs (`git/matching-refs/tags`, which says whether a tag is annotated), one `git/tags/{sha}`
+per annotated stage tag, one paged listing each of releases and deployments, and one paged listing
+of statuses per production deployment. Deployments are listed unfiltered and their environment is
+compared case-insensitively with the production environment's name, as GitHub compares them. A
+version's production success is the first `success` status of any of its production deployments.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from github.GithubObject import NotSet
+from github.GitTag import GitTag
+from github.Repository import Repository
 
-from custodian.model import DeploymentFact, StageStart
+from custodian.model import DeploymentFact, StageStart, StartEvidence
 from custodian.providers.github.client import GithubSession
 
 TagParser = Callable[[str], tuple[str, str] | None]  # tag -> (version, stage) or None
+#: stage tag names -> when the custodian first saw each (recording the ones not seen before)
+Sightings = Callable[[Sequence[str]], Mapping[str, datetime]]
+
+_TAG_REF_PREFIX = "refs/tags/"
+_MAX_TAG_NESTING = 5  # an annotated tag may name another tag object; follow a few, as git does
 
 
 def _utc(when: datetime) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
+@dataclass(frozen=True)
+class StageTag:
+    """A stage tag as listed: its commit, and its tagger date when it is annotated (and dated)."""
+
+    name: str
+    version: str
+    stage: str
+    commit_sha: str
+    tagger_date: datetime | None
+
+
 def collect_timeline(
-    session: GithubSession, repo_name: str, environment: str, parse_tag: TagParser
+    session: GithubSession,
+    repo_name: str,
+    production_environment: str,
+    parse_tag: TagParser,
+    first_sightings: Sightings,
+    now: datetime,
 ) -> tuple[list[StageStart], list[DeploymentFact]]:
-    """Read one repository's tags, releases and production deployments (paging followed)."""
+    """Read one repository's stage tags, releases and deployments (paging followed).
+
+    `first_sightings` is called once with the names of the stage tags found; a tag it leaves out
+    counts as first seen at `now`.
+    """
     repo = session.github.get_repo(repo_name, lazy=True)
-    starts: list[StageStart] = []
-    commit_dates: dict[str, datetime] = {}
-    tags_by_sha: dict[str, list[tuple[str, str]]] = {}
-    for tag in repo.get_tags():
-        parsed = parse_tag(tag.name)
-        if parsed is None:
-            continue
-        sha = tag.commit.sha
-        tags_by_sha.setdefault(sha, []).append(parsed)
-        if sha not in commit_dates:
-            commit = repo.get_commit(sha)
-            commit_dates[sha] = _utc(commit.commit.committer.date)
-        version, stage = parsed
-        starts.append(StageStart(version, stage, commit_dates[sha], f"tag {tag.name} (commit {sha[:7]})"))
+    tags = list_stage_tags(repo, parse_tag)
+    sightings = first_sightings([tag.name for tag in tags])
+    evidence: dict[tuple[str, str], list[StageStart]] = {}
+
+    def offer(version: str, stage: str, at: datetime, source: str, kind: StartEvidence) -> None:
+        evidence.setdefault((version, stage), []).append(StageStart(version, stage, _utc(at), source, kind))
+
     for release in repo.get_releases():
-        if release.draft:
-            continue
         parsed = parse_tag(release.tag_name)
-        if parsed is None:
+        if release.draft or parsed is None:
             continue
         when = release.published_at or release.created_at
-        starts.append(StageStart(parsed[0], parsed[1], _utc(when), f"release {release.tag_name}"))
+        offer(*parsed, when, f"release {release.tag_name}", StartEvidence.RELEASE)
 
+    tags_by_sha: dict[str, list[tuple[str, str]]] = {}
+    for tag in tags:
+        tags_by_sha.setdefault(tag.commit_sha, []).append((tag.version, tag.stage))
+    wanted = production_environment.lower()
     deployments: list[DeploymentFact] = []
-    for deployment in repo.get_deployments(environment=environment if environment else NotSet):
+    for deployment in repo.get_deployments():
+        environment = deployment.environment or ""
+        parsed = parse_tag(deployment.ref)
+        if parsed is not None:
+            source = f"deployment {deployment.id} of {deployment.ref} ({environment or 'no environment'})"
+            offer(*parsed, deployment.created_at, source, StartEvidence.DEPLOYMENT)
+        if wanted and environment.lower() != wanted:
+            continue
         deployed = _deployment_version(deployment.ref, deployment.sha, parse_tag, tags_by_sha)
         if deployed is None:
             continue
         statuses = sorted(((s.state, _utc(s.created_at)) for s in deployment.get_statuses()), key=lambda s: s[1])
         deployments.append(
-            DeploymentFact(
-                deployed, deployment.id, deployment.environment, _utc(deployment.created_at), tuple(statuses)
-            )
+            DeploymentFact(deployed, deployment.id, environment, _utc(deployment.created_at), tuple(statuses))
         )
+
+    starts: list[StageStart] = []
+    for tag in tags:
+        key = (tag.version, tag.stage)
+        if tag.tagger_date is not None:
+            evidence.pop(key, None)
+            starts.append(StageStart(tag.version, tag.stage, tag.tagger_date, f"tag {tag.name} (tagger date)"))
+            continue
+        seen = _utc(sightings.get(tag.name, now))
+        offer(
+            tag.version, tag.stage, seen, f"tag {tag.name} (first seen by the custodian)", StartEvidence.FIRST_SIGHTING
+        )
+    # the earliest of the other evidence; a stage with a release or deployment but no listed tag counts too
+    starts += [min(offered, key=lambda s: s.at) for offered in evidence.values()]
     return starts, deployments
+
+
+def list_stage_tags(repo: Repository, parse_tag: TagParser) -> list[StageTag]:
+    """The repository's stage tags, from one paged refs listing and one GET per annotated tag."""
+    tags: list[StageTag] = []
+    for ref in repo.get_git_matching_refs("tags"):
+        name = ref.ref.removeprefix(_TAG_REF_PREFIX)
+        parsed = parse_tag(name) if ref.ref.startswith(_TAG_REF_PREFIX) else None
+        if parsed is None:
+            continue
+        target = ref.object
+        commit_sha, tagger_date = target.sha, None
+        if target.type == "tag":
+            commit_sha, tagger_date = _peel(repo, repo.get_git_tag(target.sha))
+        tags.append(StageTag(name, parsed[0], parsed[1], commit_sha, tagger_date))
+    return tags
+
+
+def _peel(repo: Repository, tag: GitTag) -> tuple[str, datetime | None]:
+    """The commit an annotated tag names (through nested tag objects) and the tag's own tagger date."""
+    tagger = tag.tagger
+    tagger_date = _utc(tagger.date) if tagger is not None and tagger.date is not None else None
+    target = tag.object
+    for _ in range(_MAX_TAG_NESTING):
+        if target.type != "tag":
+            break
+        target = repo.get_git_tag(target.sha).object
+    return target.sha, tagger_date
 
 
 def _deployment_version(

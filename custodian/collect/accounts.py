@@ -1,0 +1,109 @@
+"""Collecting the release timeline, GitHub machine accounts and ACR tokens.
+
+Each unit (the timeline, the GitHub org, each registry) is collected on its own; a failure or a
+throttled-out unit becomes a `CollectionError` for that unit (an ERROR finding that blocks every
+action in it) and the others carry on. Paging is always followed by the providers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from custodian.model import (
+    TIMELINE_UNIT,
+    CollectionError,
+    DeploymentFact,
+    Inventory,
+    Provider,
+    ReleaseTimeline,
+    ServiceAccount,
+    StageStart,
+)
+from custodian.progress import NullProgress, Progress
+from custodian.providers.azure.acr import AcrTokens
+from custodian.providers.github.accounts import GithubAccountReader, org_scope
+from custodian.providers.github.client import GithubSession
+from custodian.providers.github.timeline import collect_timeline
+from custodian.rules.naming import AccountNamer
+
+
+@dataclass
+class InventorySources:
+    github: GithubSession
+    github_mode: str
+    release_repos: list[str]
+    production_environment: str
+    registries: list[AcrTokens]
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+
+
+def collect_inventory(
+    sources: InventorySources,
+    namer: AccountNamer,
+    now: datetime,
+    progress: Progress | None = None,
+    *,
+    accounts_too: bool = True,
+    first_sightings: Callable[[str, Sequence[str]], Mapping[str, datetime]] | None = None,
+) -> Inventory:
+    """The release timeline, and (unless `accounts_too` is False) every service account.
+
+    `first_sightings(repo, stage_tag_names)` is called once per repository and returns when the
+    custodian first saw each tag (the ledger records the new ones): the start of a stage whose tag
+    is lightweight. Without it (read-only commands), such a tag counts as first seen `now`.
+    """
+    progress = progress or NullProgress()
+    progress.begin("collecting", len(sources.release_repos) + (1 + len(sources.registries) if accounts_too else 0))
+    errors: list[CollectionError] = []
+    starts: list[StageStart] = []
+    deployments: list[DeploymentFact] = []
+
+    def parse_tag(tag: str) -> tuple[str, str] | None:
+        match = namer.parse_tag(tag)
+        return (match.version, match.stage) if match else None
+
+    def sightings_of(repo: str) -> Callable[[Sequence[str]], Mapping[str, datetime]]:
+        if first_sightings is None:
+            return lambda tags: dict.fromkeys(tags, now)
+        return lambda tags: first_sightings(repo, tags)
+
+    for repo in sources.release_repos:
+        try:
+            repo_starts, repo_deployments = collect_timeline(
+                sources.github, repo, sources.production_environment, parse_tag, sightings_of(repo), now
+            )
+        except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding that blocks all actions
+            errors.append(CollectionError(Provider.GITHUB, TIMELINE_UNIT, f"{repo}: {_describe(exc)}"))
+        else:
+            starts += repo_starts
+            deployments += repo_deployments
+        progress.advance(f"timeline {repo}")
+
+    accounts: list[ServiceAccount] = []
+    if not accounts_too:
+        return Inventory(now, ReleaseTimeline(namer.stages, tuple(starts), tuple(deployments)), errors=tuple(errors))
+    scope = org_scope(sources.github.settings.org)
+    try:
+        reader = GithubAccountReader(sources.github, sources.github_mode)
+        accounts += reader.collect(namer.looks_like_service_account)
+    except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding for this scope
+        errors.append(CollectionError(Provider.GITHUB, scope, _describe(exc)))
+    progress.advance(f"accounts {scope}")
+
+    for registry in sources.registries:
+        try:
+            tokens = registry.list_accounts()
+        except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding for this scope
+            errors.append(CollectionError(Provider.AZURE, registry.scope, _describe(exc)))
+        else:
+            accounts += [t for t in tokens if namer.looks_like_service_account(t.provider_name)]
+        progress.advance(f"tokens {registry.registry}")
+
+    timeline = ReleaseTimeline(namer.stages, tuple(starts), tuple(deployments))
+    return Inventory(now, timeline, tuple(accounts), errors=tuple(errors))

@@ -1,0 +1,137 @@
+"""Exclusive locks that die with their holder: one applied run per ledger, one scheduler per SQLite file.
+
+- `FileLock`: a non-blocking `flock` on a sidecar file of a SQLite ledger; the file says who holds it.
+  The kernel releases it when the process dies (even by `kill -9`).
+- `ApplyLock`: the applied-run lock. On PostgreSQL a session advisory lock on a connection of its
+  own, named by that connection's `application_name` (released when the connection ends, a crashed
+  process included); on a SQLite file a `FileLock` beside it; for an in-memory database, a lock of
+  this process. A second applied run refuses at once (`LockHeldError`, naming the first).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import IO, Final
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import make_url
+
+APPLY_LOCK_KEY: Final = 0x5C0D_A991  # pg advisory lock key of applied runs (fits in 32 bits: objid)
+
+
+class LockHeldError(Exception):
+    """Somebody else holds the lock; the message names them."""
+
+    def __init__(self, what: str, owner: str) -> None:
+        super().__init__(f"{what} is held by {owner}")
+        self.owner = owner
+
+
+def sidecar_path(ledger_url: str, suffix: str) -> Path | None:
+    """`<ledger file><suffix>` for a SQLite ledger file; None for PostgreSQL or an in-memory database."""
+    url = make_url(ledger_url)
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if database in ("", ":memory:") or url.query.get("mode") == "memory":
+        return None
+    if database.startswith("file:"):
+        database = database.removeprefix("file:").split("?", 1)[0]
+    return Path(database).expanduser().with_name(Path(database).name + suffix)
+
+
+class FileLock:
+    """An exclusive, non-blocking `flock` on `path`; the file records `holder`."""
+
+    def __init__(self, path: Path, holder: str, what: str) -> None:
+        self.path = path
+        self.holder = holder
+        self.what = what
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        handle = os.fdopen(fd, "r+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            handle.close()
+            raise LockHeldError(self.what, owner) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"holder": self.holder, "pid": os.getpid(), "host": socket.gethostname()}) + "\n")
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.seek(0)
+            self._file.truncate()
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+class ApplyLock:
+    """Held for the whole of an applied run; see the module docstring."""
+
+    def __init__(self, engine: Engine, ledger_url: str, run_id: str, local: threading.Lock) -> None:
+        self._engine = engine
+        self._url = ledger_url
+        self._local = local  # an in-memory database lives in one Ledger: its lock too
+        self.run_id = run_id
+        self.holder = f"run {run_id} ({socket.gethostname()}:{os.getpid()})"
+        self._connection: Connection | None = None
+        self._file: FileLock | None = None
+        self._memory = False
+
+    def acquire(self) -> None:
+        what = "the ledger's apply lock (one applied run at a time)"
+        if self._engine.dialect.name == "postgresql":
+            connection = self._engine.connect()
+            name = f"release-custodian apply {self.holder}"[:63]
+            connection.execute(text("SELECT set_config('application_name', :name, false)"), {"name": name})
+            got = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": APPLY_LOCK_KEY}).scalar()
+            connection.commit()
+            if not got:
+                owner = connection.execute(
+                    text(
+                        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                        "WHERE l.locktype = 'advisory' AND l.objid = :key AND l.granted LIMIT 1"
+                    ),
+                    {"key": APPLY_LOCK_KEY},
+                ).scalar()
+                connection.close()
+                raise LockHeldError(what, str(owner or "another process").removeprefix("release-custodian apply "))
+            self._connection = connection
+            return
+        path = sidecar_path(self._url, ".apply.lock")
+        if path is not None:
+            lock = FileLock(path, self.holder, what)
+            lock.acquire()
+            self._file = lock
+            return
+        if not self._local.acquire(blocking=False):
+            raise LockHeldError(what, "another run on this in-memory ledger")
+        self._memory = True
+
+    def release(self) -> None:
+        if self._connection is not None:
+            self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": APPLY_LOCK_KEY})
+            self._connection.commit()
+            self._connection.close()
+            self._connection = None
+        if self._file is not None:
+            self._file.release()
+            self._file = None
+        if self._memory:
+            self._local.release()
+            self._memory = False

@@ -1,0 +1,101 @@
+"""A run: its header, what it collected (the inventory), and everything its reports are rendered from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from custodian.model.accounts import ServiceAccount
+from custodian.model.actions import ActionRecord
+from custodian.model.azure import AzureResource, Blob
+from custodian.model.findings import Finding, Hold, Status
+from custodian.model.timeline import ReleaseTimeline
+from custodian.model.vocabulary import Provider, Scope
+
+TIMELINE_UNIT = "timeline"  # the release timeline's collection unit: incomplete, it blocks release actions
+
+
+@dataclass(frozen=True)
+class CollectionError:
+    """A collection that failed or was throttled out: its unit is not known completely."""
+
+    provider: Provider
+    unit: str
+    message: str
+    scope: Scope | None = None
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What one run collected: the timeline and every target, typed; what could not be collected.
+
+    `populations` counts, per scope key, the objects inventoried there (the denominator of
+    `max_actions_percent`); blobs are counted as listed, though only candidates are kept.
+    """
+
+    collected_at: datetime
+    timeline: ReleaseTimeline
+    accounts: tuple[ServiceAccount, ...] = ()
+    resources: tuple[AzureResource, ...] = ()
+    blobs: tuple[Blob, ...] = ()
+    errors: tuple[CollectionError, ...] = ()
+    populations: Mapping[str, int] = field(default_factory=dict)
+
+    def unit_complete(self, unit: str) -> bool:
+        return not any(e.unit == unit for e in self.errors)
+
+    @property
+    def timeline_complete(self) -> bool:
+        return self.unit_complete(TIMELINE_UNIT)
+
+    def incomplete_units(self) -> frozenset[str]:
+        return frozenset(e.unit for e in self.errors)
+
+
+class RunMode(StrEnum):
+    AUDIT = "audit"
+    ENFORCE = "enforce"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The header of a run, as in findings.json's `run` object."""
+
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    mode: RunMode
+    applied: bool
+    config_digest: str
+    tool_version: str
+    as_of: datetime | None = None  # forecast time for `audit --as-of`
+
+
+@dataclass(frozen=True)
+class PriceTableInfo:
+    """Where a run's cost estimates come from (reports show it beside every cost figure)."""
+
+    source: str
+    retrieved: str  # the date the prices were compiled, e.g. "2026-11-26"
+    region: str
+    currency: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything a report is rendered from."""
+
+    run: RunInfo
+    findings: tuple[Finding, ...]
+    actions: tuple[ActionRecord, ...] = ()
+    holds: tuple[Hold, ...] = ()
+    stages: tuple[str, ...] = ("qa", "uat", "prod")
+    price_table: PriceTableInfo | None = None  # set when the run estimated costs (the reaper ran)
+
+    def counts(self) -> dict[str, int]:
+        out = {status.value: 0 for status in Status}
+        for finding in self.findings:
+            out[finding.status.value] += 1
+        return out

@@ -1,0 +1,118 @@
+"""What one run works with: its request, its tuning, and the provider adapters built from the config.
+
+Clients are read-only on the wire unless the run is an applied enforce. `Providers` resolves the
+secrets when it is built (before the run writes anything) and closes every client at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from azure.core.credentials import TokenCredential
+
+from custodian.config import Config, GithubMode
+from custodian.model import RunMode, Scope
+from custodian.providers.azure.acr import AcrTokens
+from custodian.providers.azure.arm import ArmResources
+from custodian.providers.azure.blobs import BlobSettings
+from custodian.providers.azure.clients import ArmClients, ArmSettings, StaticTokenCredential
+from custodian.providers.github.accounts import GithubAccountReader
+from custodian.providers.github.actions import GithubAccountActions
+from custodian.providers.github.client import GithubSession, GithubSettings
+from custodian.providers.wire import CallCounter
+
+ACCOUNTS = "accounts"  # rules L1-L3, H1, N1, N2 on service accounts
+REAPER = "reaper"  # rule L4 and orphans O1-O6 (when the config has a `reaper` section)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    mode: RunMode
+    apply: bool = False
+    as_of: datetime | None = None
+    parts: frozenset[str] = frozenset({ACCOUNTS, REAPER})
+
+    def __post_init__(self) -> None:
+        if not self.parts or not self.parts <= {ACCOUNTS, REAPER}:
+            raise ValueError(f"a run covers accounts and/or reaper, got {sorted(self.parts)}")
+        if self.apply and self.mode is not RunMode.ENFORCE:
+            raise ValueError("only an enforce run can apply changes")
+        if self.as_of is not None and self.mode is not RunMode.AUDIT:
+            raise ValueError("--as-of is a read-only forecast: use it with audit")
+
+    @property
+    def applying(self) -> bool:
+        return self.mode is RunMode.ENFORCE and self.apply
+
+
+@dataclass(frozen=True)
+class RunTuning:
+    """How patient a run is with providers (tests and benchmarks shorten it; the defaults suit Azure)."""
+
+    c7n_retry_total: int | None = None  # None: c7n-azure's own (3 retries, 45 s apart)
+    c7n_retry_backoff_s: float | None = None
+    blob: BlobSettings = field(default_factory=BlobSettings)
+    confirm_timeout_s: float = 300.0  # how long an operation is polled before it is UNCONFIRMED
+    poll_cap_s: float = 10.0
+    arm_polling_interval_s: float = 1.0
+
+
+def allowed_scopes(config: Config) -> frozenset[Scope]:
+    enterprise = config.github.mode is GithubMode.ENTERPRISE_SERVER
+    orgs = {Scope.github(org, enterprise=enterprise) for org in config.enforce.allowed_orgs}
+    return frozenset(orgs | {Scope.subscription(s) for s in config.enforce.allowed_subscriptions})
+
+
+class Providers:
+    """The provider adapters of one run (read-only unless applying)."""
+
+    def __init__(self, config: Config, *, read_only: bool, counter: CallCounter, tuning: RunTuning) -> None:
+        self.config = config
+        self.counter = counter
+        self.github = GithubSession(
+            GithubSettings(
+                base_url=config.github.base_url,
+                token=config.github.token.resolve(),
+                org=config.github.org,
+                per_page=config.github.per_page,
+                read_only=read_only,
+                enterprise=config.github.mode is GithubMode.ENTERPRISE_SERVER,
+            ),
+            counter,
+        )
+        self.access_token = config.azure.access_token.resolve() if config.azure.access_token else None
+        self.credential = self._credential()
+        self.arm = ArmClients(
+            ArmSettings(
+                endpoint=config.azure.arm_endpoint,
+                credential=self.credential,
+                ca_bundle=str(config.azure.ca_bundle) if config.azure.ca_bundle else None,
+                read_only=read_only,
+                polling_interval_s=tuning.arm_polling_interval_s,
+            ),
+            counter,
+        )
+        self.resources = ArmResources(self.arm)
+        self.registries = [
+            AcrTokens(self.arm, r.subscription, r.resource_group, r.name, r.login_server)
+            for r in config.azure.registries
+        ]
+        self.github_reader = GithubAccountReader(self.github, config.github.mode.value)
+        self.github_actions = GithubAccountActions(self.github)
+
+    def _credential(self) -> TokenCredential:
+        if self.access_token is not None:
+            return StaticTokenCredential(self.access_token)
+        from azure.identity import DefaultAzureCredential
+
+        credential: TokenCredential = DefaultAzureCredential()
+        return credential
+
+    def credential_factory(self) -> Callable[[], TokenCredential]:
+        return lambda: self.credential
+
+    def close(self) -> None:
+        self.github.close()
+        self.arm.close()

@@ -1,1 +1,0 @@
-"""Sweeps orchestrate: collect with the providers, decide with the rules, plan, execute, journal."""

@@ -1,0 +1,95 @@
+"""Test helpers around the engine: a gate over an inventory, and findings settled as an audit settles them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from custodian.engine.gate import Gate, GateContext
+from custodian.engine.holds import HoldIndex, Target
+from custodian.engine.plan import Limits, Plan, make_plan
+from custodian.model import Finding, Hold, Inventory, Scope, Verdict
+from custodian.rules.leftovers import completed_versions
+from custodian.rules.reaping import ReapSettings
+
+REAP = ReapSettings(
+    mark_tag="custodian-reap",
+    hold_tag="custodian-hold",
+    mark_grace=timedelta(hours=24),
+    leftover_grace=timedelta(hours=24),
+    orphan_disk_min_age=timedelta(days=30),
+    stopped_vm_min_age=timedelta(days=14),
+    stale_blob_age=timedelta(days=7),
+    version_tag_key="release-version",
+    stage_tag_key="release-stage",
+    stages=("qa", "uat", "prod"),
+)
+
+
+LIMITS = Limits(1000, 100.0)
+
+
+def targets_of(inventory: Inventory) -> dict[str, Target]:
+    targets: dict[str, Target] = {a.key: a for a in inventory.accounts}
+    targets.update({r.key: r for r in inventory.resources})
+    targets.update({b.key: b for b in inventory.blobs})
+    return targets
+
+
+def gate_for(
+    inventory: Inventory,
+    now: datetime,
+    holds: Sequence[Hold] = (),
+    *,
+    allowed: Iterable[Scope] | None = None,
+    settings: ReapSettings = REAP,
+) -> Gate:
+    """A gate over `inventory`; every scope of its targets is allowed unless `allowed` says otherwise."""
+    if allowed is None:
+        scopes = {t.scope for t in targets_of(inventory).values() if t.scope is not None}
+    else:
+        scopes = set(allowed)
+    known = inventory.timeline.versions()
+    return Gate(
+        GateContext(
+            now=now,
+            allowed=frozenset(scopes),
+            incomplete_units=inventory.incomplete_units(),
+            timeline_complete=inventory.timeline_complete,
+            holds=HoldIndex.build(
+                holds,
+                now,
+                hold_tag=settings.hold_tag,
+                version_tag_key=settings.version_tag_key,
+                stage_tag_key=settings.stage_tag_key,
+                known_versions=known,
+            ),
+            completed_versions=completed_versions(inventory.timeline, settings, now),
+            production_stage=settings.production_stage,
+            version_tag_key=settings.version_tag_key,
+            stage_tag_key=settings.stage_tag_key,
+            known_versions=known,
+        )
+    )
+
+
+def plan_for(
+    verdicts: Sequence[Verdict],
+    inventory: Inventory,
+    now: datetime,
+    holds: Sequence[Hold] = (),
+    *,
+    enforce: bool = True,
+    limits: Limits = LIMITS,
+    allowed: Iterable[Scope] | None = None,
+    populations: dict[str, int] | None = None,
+) -> Plan:
+    gate = gate_for(inventory, now, holds, allowed=allowed)
+    return make_plan(verdicts, targets_of(inventory), gate, limits, populations or {}, enforce=enforce, now=now)
+
+
+def settled(
+    verdicts: Sequence[Verdict], inventory: Inventory, now: datetime, holds: Sequence[Hold] = ()
+) -> list[Finding]:
+    """The findings as an audit reports them (holds, protections and refusals applied)."""
+    return list(plan_for(verdicts, inventory, now, holds, enforce=False).findings)
