@@ -34,8 +34,9 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+## unit: the test-suite, one worker per core (a test file stays on one worker: its emulators are shared)
 unit: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 ## test-offline: the test-suite in a network namespace with only loopback (root; proves no network is used)
 test-offline: setup

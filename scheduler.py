@@ -28,7 +28,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -49,12 +49,13 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 
 from custodian import __version__
-from custodian.config import Config, ConfigError, Mode, load_config
+from custodian.cadence import Cadence
+from custodian.config import Config, ConfigError, JobKind, Mode, load_config
 from custodian.errors import ExitCode
 from custodian.ledger.store import Ledger
 from custodian.logs import configure
-from custodian.cadence import Cadence
 from custodian.service.health import HealthServer
+from custodian.service.jobs import JobBody, job_bodies
 from custodian.service.lease import (
     LeaseKeeper,
     ReplicaConflictError,
@@ -177,8 +178,11 @@ class _Stopper:
             _LOG.debug(f"scheduler shutdown: {exc}")
 
 
-def run(config: Config) -> int:
-    """Run the scheduled service until SIGTERM/SIGINT; returns the exit status."""
+def run(config: Config, bodies: Mapping[JobKind, JobBody] | None = None) -> int:
+    """Run the scheduled service until SIGTERM/SIGINT; returns the exit status.
+
+    `bodies` adds or replaces job bodies (the test-suite's test-only kinds); None: the product's.
+    """
     holder = replica_holder(config.service.replica_id)
     lock_path = sqlite_lock_path(config.ledger.url)
     lock = SqliteReplicaLock(lock_path, holder) if lock_path is not None else None
@@ -198,7 +202,8 @@ def run(config: Config) -> int:
             takeover=lock is not None,
         )
         metrics = ServiceMetrics(replica=holder, version=__version__, ledger_backend=ledger.backend)
-        service = SchedulerService(config, ledger, keeper, metrics, clock=utcnow)
+        all_bodies = {**job_bodies(), **(bodies or {})}
+        service = SchedulerService(config, ledger, keeper, metrics, clock=utcnow, bodies=all_bodies)
         scheduler = build_scheduler(service, keeper)
         if config.service.health.port is not None:
             health = HealthServer(
@@ -226,7 +231,13 @@ def run(config: Config) -> int:
             lock.release()
 
 
-def serve(config_path: Path, *, log_format: str = "text", show_only: bool = False) -> int:
+def serve(
+    config_path: Path,
+    *,
+    log_format: str = "text",
+    show_only: bool = False,
+    bodies: Mapping[JobKind, JobBody] | None = None,
+) -> int:
     """Load the configuration and run (or `show_only`: print) the scheduled service."""
     logger = configure(log_format)
     aps = logging.getLogger("apscheduler")
@@ -241,7 +252,7 @@ def serve(config_path: Path, *, log_format: str = "text", show_only: bool = Fals
     if show_only:
         return show(config)
     try:
-        return run(config)
+        return run(config, bodies)
     except ReplicaConflictError as exc:
         _LOG.error(f"refusing to start: {exc}")
         return ExitCode.BAD_INPUT
@@ -261,14 +272,14 @@ def add_arguments(parser: argparse.ArgumentParser, *, with_config: bool = True) 
     parser.add_argument("--show", action="store_true", help="print the jobs and their next slots, then exit")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, bodies: Mapping[JobKind, JobBody] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="scheduler.py",
         description="The scheduled release-custodian service (same as `release-custodian schedule`).",
     )
     add_arguments(parser)
     args: Any = parser.parse_args(argv)
-    return serve(args.config, log_format=args.log_format, show_only=args.show)
+    return serve(args.config, log_format=args.log_format, show_only=args.show, bodies=bodies)
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ from pydantic import (
     model_validator,
 )
 
-from custodian.rules.naming import DEFAULT_VERSION_PATTERN, AccountNamer, TemplateError
 from custodian.cadence import Cadence, CadenceError, cadence_for
+from custodian.rules.naming import DEFAULT_VERSION_PATTERN, AccountNamer, TemplateError
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 _SECRET_SHAPE = re.compile(r"^(gh[pousr]_|github_pat_|eyJ|xox[abp]-)")  # token formats, not variable names

@@ -2,10 +2,10 @@
 
 - `FileLock`: a non-blocking `flock` on a sidecar file of a SQLite ledger; the file says who holds it.
   The kernel releases it when the process dies (even by `kill -9`).
-- `ApplyLock`: the applied-run lock. On PostgreSQL a session advisory lock on a connection of its
-  own, named by that connection's `application_name` (released when the connection ends, a crashed
-  process included); on a SQLite file a `FileLock` beside it; for an in-memory database, a lock of
-  this process. A second applied run refuses at once (`LockHeldError`, naming the first).
+- `ApplyLock`: the applied-run lock. On PostgreSQL a session advisory lock (keyed by the ledger's
+  schema) on a connection of its own, named by that connection's `application_name` (released when
+  the connection ends, a crashed process included); on a SQLite file a `FileLock` beside it; for an
+  in-memory database, a lock of its `Ledger`. A second applied run refuses at once (`LockHeldError`, naming the first).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import IO, Final
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
-APPLY_LOCK_KEY: Final = 0x5C0D_A991  # pg advisory lock key of applied runs (fits in 32 bits: objid)
+APPLY_LOCK_KEY: Final = 0x5C0DA991  # first key of the two-key advisory lock (an int4); the second: the schema
 
 
 class LockHeldError(Exception):
@@ -99,13 +99,18 @@ class ApplyLock:
             connection = self._engine.connect()
             name = f"release-custodian apply {self.holder}"[:63]
             connection.execute(text("SELECT set_config('application_name', :name, false)"), {"name": name})
-            got = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": APPLY_LOCK_KEY}).scalar()
+            got = connection.execute(
+                text("SELECT pg_try_advisory_lock(:key, hashtext(current_schema()))"), {"key": APPLY_LOCK_KEY}
+            ).scalar()
             connection.commit()
             if not got:
                 owner = connection.execute(
                     text(
                         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                        "WHERE l.locktype = 'advisory' AND l.objid = :key AND l.granted LIMIT 1"
+                        "WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted "
+                        "AND l.classid::bigint = (:key)::int::oid::bigint "
+                        "AND l.objid::bigint = (hashtext(current_schema()))::oid::bigint "
+                        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1"
                     ),
                     {"key": APPLY_LOCK_KEY},
                 ).scalar()
@@ -125,7 +130,9 @@ class ApplyLock:
 
     def release(self) -> None:
         if self._connection is not None:
-            self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": APPLY_LOCK_KEY})
+            self._connection.execute(
+                text("SELECT pg_advisory_unlock(:key, hashtext(current_schema()))"), {"key": APPLY_LOCK_KEY}
+            )
             self._connection.commit()
             self._connection.close()
             self._connection = None

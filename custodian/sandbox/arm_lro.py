@@ -52,6 +52,7 @@ class Operations:
         self.polls_in_progress = polls_in_progress
         # Real ARM finishes an operation whether or not anyone polls; pending ones complete after this long.
         self.auto_complete_s = auto_complete_s
+        self.retry_after = 1  # the Retry-After (integer seconds) of in-progress answers; tests may set 0
         self._ops: dict[str, Operation] = {}
         self._lock = threading.RLock()
 
@@ -76,7 +77,7 @@ class Operations:
         base = (
             f"{request.base_url}/subscriptions/{subscription}/providers/{namespace}/locations/{location_slug(location)}"
         )
-        headers = {"Retry-After": "1"}
+        headers = {"Retry-After": str(int(self.retry_after))}
         if async_header:
             headers["Azure-AsyncOperation"] = f"{base}/operations/{op.op_id}?api-version={api}"
         if location_header:
@@ -95,7 +96,7 @@ class Operations:
                     op.polls += 1
                 else:
                     self._finish(op)
-        in_progress = {"Retry-After": "1"} if op.status == "InProgress" else {}
+        in_progress = {"Retry-After": str(int(self.retry_after))} if op.status == "InProgress" else {}
         if kind.lower() == "operationresults":
             if op.status == "InProgress":
                 here = f"{request.base_url}{request.path}?{request.raw_query}"

@@ -144,13 +144,10 @@ def digest_job(ctx: JobContext) -> JobResult:
 
 
 def job_bodies() -> dict[JobKind, JobBody]:
-    """Every job kind's body (the test-only kinds come from `custodian.service.testing`)."""
-    from custodian.service import testing
-
+    """The product's job kinds' bodies (the test-only kinds' bodies live in the test-suite)."""
     return {
         JobKind.AUDIT: audit_job,
         JobKind.ACCOUNTS: accounts_job,
         JobKind.REAP: reap_job,
         JobKind.DIGEST: digest_job,
-        **testing.TEST_JOB_BODIES,
     }

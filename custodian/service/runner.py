@@ -32,11 +32,11 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from custodian import __version__
+from custodian.cadence import Cadence, slots_between
 from custodian.config import Config, JobConfig, JobKind
 from custodian.ledger.scheduling import ClaimResult, JobStatus, LeaseToken
 from custodian.ledger.store import Ledger
 from custodian.progress import LogProgress
-from custodian.cadence import Cadence, slots_between
 from custodian.service.jobs import JobBody, JobContext, JobResult, job_bodies
 from custodian.service.lease import LeaseKeeper, RunFence
 from custodian.service.metrics import ServiceMetrics

@@ -182,7 +182,16 @@ def test_a_blob_rewritten_after_its_mark_is_marked_again_never_deleted(fresh: Re
     assert blob.exists()
 
 
-def test_a_missing_configured_container_blocks_every_blob_action(fresh: Reaper) -> None:
+@pytest.fixture(scope="module")
+def unchanged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reaper]:
+    """One sandbox for the tests whose runs are refused and change nothing (each asserts so)."""
+    with reaper_sandbox(tmp_path_factory.mktemp("blob-refusals"), blobs=True) as reaper:
+        time.sleep(1.1)
+        yield reaper
+
+
+def test_a_missing_configured_container_blocks_every_blob_action(unchanged: Reaper) -> None:
+    fresh = unchanged
     reaper = fresh.config.reaper
     assert reaper is not None
     account = reaper.storage_accounts[0].model_copy(update={"containers": ["release-artifacts", "does-not-exist"]})
@@ -200,7 +209,8 @@ def test_a_missing_configured_container_blocks_every_blob_action(fresh: Reaper) 
     )
 
 
-def test_blobs_of_a_subscription_outside_the_allowlist_are_refused(fresh: Reaper) -> None:
+def test_blobs_of_a_subscription_outside_the_allowlist_are_refused(unchanged: Reaper) -> None:
+    fresh = unchanged
     config = fresh.enforce(allowed_subscriptions=["22222222-2222-4222-8222-222222222222"])
     step = fresh.run("allowlist", RunMode.ENFORCE, apply=True, config=config, parts=frozenset({REAPER}))
     safety = [f for f in step.findings if f.rule == "SAFETY" and f.subject.scope == f"/subscriptions/{SUB}"]
@@ -210,7 +220,8 @@ def test_blobs_of_a_subscription_outside_the_allowlist_are_refused(fresh: Reaper
     assert "enforce marks it" not in finding.message and "not acted on" in finding.message
 
 
-def test_an_unresolved_storage_account_is_never_acted_on(fresh: Reaper) -> None:
+def test_an_unresolved_storage_account_is_never_acted_on(unchanged: Reaper) -> None:
+    fresh = unchanged
     reaper = fresh.config.reaper
     assert reaper is not None
     account = reaper.storage_accounts[0].model_copy(update={"subscription": None})
@@ -220,9 +231,9 @@ def test_an_unresolved_storage_account_is_never_acted_on(fresh: Reaper) -> None:
     assert {r.outcome for r in step.records if r.action.subject.kind == "blob"} == {ActionOutcome.SKIPPED}
 
 
-def test_costs_are_the_price_table_estimate(fresh: Reaper) -> None:
+def test_costs_are_the_price_table_estimate(story: Story) -> None:
     from custodian.pricing.table import PriceTable
 
-    step = fresh.run("costs")
+    step = story.audit
     core = step.finding("ci-scratch/tmp/run-4413/core.dump")
     assert core.cost is not None and core.cost == PriceTable.load().blob(131072, "Hot")

@@ -108,6 +108,9 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+RUN_SCHEDULER = REPO / "tests" / "service" / "run_scheduler.py"  # scheduler.py with the test-only job kinds
+
+
 class SchedulerProcess:
     """`python scheduler.py -c CONFIG --log-format json` as a child process."""
 
@@ -116,7 +119,14 @@ class SchedulerProcess:
         env = {**os.environ, TEST_JOBS_ENV: "1", "PYTHONUNBUFFERED": "1"}
         self._log_file = log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, str(REPO / "scheduler.py"), "-c", str(config), "--log-format", "json"],
+            [
+                sys.executable,
+                str(REPO / "tests" / "service" / "run_scheduler.py"),
+                "-c",
+                str(config),
+                "--log-format",
+                "json",
+            ],
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -20,12 +20,12 @@ from custodian.config import Config, JobKind, Mode
 from custodian.engine.execute import Executor
 from custodian.ledger import JobStatus, Ledger
 from custodian.model import Action, ActionOutcome, RunInfo, RunMode
-from custodian.service.jobs import JobContext, JobResult
+from custodian.service.jobs import JobContext, JobResult, job_bodies
 from custodian.service.lease import LeaseKeeper, RunFence
 from custodian.service.metrics import ServiceMetrics
 from custodian.service.runner import SchedulerService
-from custodian.service.testing import _SleepyGateway, open_gate, synthetic_action
 from tests.service.conftest import T0, FakeClock, make_config, read_marker
+from tests.service.job_bodies import TEST_JOB_BODIES, _SleepyGateway, open_gate, synthetic_action
 
 HOUR = timedelta(hours=1)
 
@@ -63,6 +63,8 @@ def replica(
     )
     metrics = ServiceMetrics(replica=holder, version="test", ledger_backend=ledger.backend)
     kicks: list[str] = []
+    kw.setdefault("bodies", {**job_bodies(), **TEST_JOB_BODIES})
+    kw["bodies"] = {**job_bodies(), **TEST_JOB_BODIES, **kw["bodies"]}
     service = SchedulerService(config, ledger, keeper, metrics, clock=clock.now, kick=kicks.append, **kw)
     return Replica(service, keeper, metrics, kicks)
 

@@ -1,10 +1,10 @@
-"""TEST-ONLY job kinds (`test-noop`, `test-sleep`, `test-fail`, `test-actions`).
-
-The configuration accepts these kinds only when `RELEASE_CUSTODIAN_TEST_JOBS=1` is set, which the
-test-suite does: they let process-level tests of the scheduler (two replicas, `kill -9`, SIGTERM,
-overlap, catch-up) run without the emulators. They touch nothing outside the ledger and the
-optional marker file; `test-actions` drives the real `Executor` (journal, fence) over synthetic
-actions whose gateway only sleeps.
+"""The test-only job kinds' bodies (`test-noop`, `test-sleep`, `test-fail`, `test-actions`), kept out of
+the product: the configuration accepts those kinds only when `RELEASE_CUSTODIAN_TEST_JOBS=1` is set,
+and only the test-suite hands these bodies to the service (in-process, or to `python scheduler.py`
+through `tests/service/run_scheduler.py`). They let process-level tests of the scheduler (two
+replicas, `kill -9`, SIGTERM, overlap, catch-up) run without the emulators; they touch nothing
+outside the ledger and the optional marker file; `test-actions` drives the real `Executor` (journal,
+gate, fence) over synthetic actions whose gateway only sleeps.
 """
 
 from __future__ import annotations
