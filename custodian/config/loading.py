@@ -1,0 +1,169 @@
+"""Loading a configuration file: `${VAR}` expansion, paths made absolute, line-numbered errors."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import (
+    ValidationError,
+)
+
+from custodian.config.models import Config
+from custodian.config.values import ENV_REF, ConfigError
+
+
+def _expand_env(node: Any, path: str, missing: list[str]) -> Any:
+    if isinstance(node, dict):
+        return {key: _expand_env(value, f"{path}.{key}" if path else str(key), missing) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_expand_env(value, f"{path}[{i}]", missing) for i, value in enumerate(node)]
+    if isinstance(node, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                missing.append(f"{path}: environment variable {name} is not set")
+                return ""
+            return os.environ[name]
+
+        return ENV_REF.sub(replace, node)
+    return node
+
+
+def _line_index(text: str) -> dict[tuple[str | int, ...], int]:
+    """Map key paths of the YAML document to 1-based line numbers."""
+    index: dict[tuple[str | int, ...], int] = {}
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return index
+
+    def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
+        index[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, str(key.value))
+                index[child] = key.start_mark.line + 1
+                walk(value, child)
+                index[child] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, value in enumerate(node.value):
+                walk(value, (*path, i))
+
+    if root is not None:
+        walk(root, ())
+    return index
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def format_validation_error(exc: ValidationError, source: str, lines: dict[tuple[str | int, ...], int]) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        line = None
+        for cut in range(len(loc), -1, -1):
+            if loc[:cut] in lines:
+                line = lines[loc[:cut]]
+                break
+        where = f"{source}:{line}" if line else source
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (not part of the configuration schema; check the spelling)"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        problems.append(f"{where}: {_dotted(loc)}: {message}")
+    return problems
+
+
+# Where a configuration holds file paths: resolved against the configuration file's directory.
+_PATH_KEYS: tuple[tuple[str, ...], ...] = (
+    ("azure", "ca_bundle"),
+    ("reaper", "policies_dir"),
+    ("reaper", "price_table"),
+    ("reports", "directory"),
+)
+
+
+def _absolute(value: object, base: Path) -> object:
+    if isinstance(value, str) and value.strip():
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else (base / path).resolve())
+    return value
+
+
+def _resolve_paths(node: Any, base: Path) -> Any:
+    """Relative paths made absolute against `base` (the config file's directory), before validation.
+
+    Covers the keys of `_PATH_KEYS`, every secret's `file`, a SQLite `ledger.url` and the test jobs'
+    `marker`: whatever later runs in another working directory (c7n's subprocess, the scheduler) then
+    reads the same file.
+    """
+    if isinstance(node, list):
+        return [_resolve_paths(item, base) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _resolve_paths(value, base) for key, value in node.items()}
+    if set(out) <= {"env", "file"} and "file" in out:  # a SecretRef
+        out["file"] = _absolute(out["file"], base)
+    if "marker" in out:
+        out["marker"] = _absolute(out["marker"], base)
+    return out
+
+
+def resolve_config_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    data = _resolve_paths(data, base)
+    for section, key in _PATH_KEYS:
+        if isinstance(data.get(section), dict) and key in data[section]:
+            data[section][key] = _absolute(data[section][key], base)
+    ledger = data.get("ledger")
+    if isinstance(ledger, dict) and isinstance(ledger.get("url"), str):
+        url: str = ledger["url"]
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and url[len(prefix) :] and not url[len(prefix) :].startswith(("/", ":memory:")):
+            ledger["url"] = prefix + str(_absolute(url[len(prefix) :], base))
+    return data
+
+
+def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise ConfigError([f"{where}: YAML syntax error: {getattr(exc, 'problem', None) or exc}"]) from exc
+    if data is None:
+        raise ConfigError([f"{source}: the file is empty"])
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source}: the top level must be a mapping of keys, not {type(data).__name__}"])
+    missing: list[str] = []
+    data = _expand_env(data, "", missing)
+    if missing:
+        raise ConfigError([f"{source}: {m}" for m in missing])
+    if base_dir is not None:
+        data = resolve_config_paths(data, base_dir)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source, _line_index(text))) from exc
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the configuration: {exc.strerror}"]) from exc
+    return parse_config(text, str(path), path.resolve().parent)
+
+
+def config_schema() -> dict[str, Any]:
+    return Config.model_json_schema()

@@ -1,0 +1,223 @@
+"""The configuration's sections and the whole `Config` (pydantic v2, unknown keys rejected)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import (
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from custodian.config.schedule import ScheduleConfig, ServiceConfig
+from custodian.config.values import Duration, Mode, PositiveDuration, SecretRef, Strict, StrList
+from custodian.rules.naming import DEFAULT_VERSION_PATTERN, AccountNamer, TemplateError
+
+
+class GithubMode(StrEnum):
+    ENTERPRISE_SERVER = "enterprise-server"
+    ORGANIZATION = "organization"
+
+
+class GithubConfig(Strict):
+    mode: GithubMode = Field(description="enterprise-server (site-admin API) or organization (github.com, App)")
+    base_url: str = Field(default="https://api.github.com", description="REST base URL; GHES ends in /api/v3")
+    org: str
+    release_repos: StrList = Field(min_length=1, description="owner/name repositories defining the timeline")
+    production_environment: str = "production"
+    token: SecretRef = Field(description="classic PAT (enterprise-server) or installation token (organization)")
+    per_page: int = Field(default=100, ge=1, le=100)
+
+    @field_validator("release_repos")
+    @classmethod
+    def _repos(cls, repos: list[str]) -> list[str]:
+        for repo in repos:
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
+                raise ValueError(f"'{repo}' is not owner/name")
+        return repos
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        if not re.match(r"^https?://", url):
+            raise ValueError(f"'{url}' is not an http(s) URL")
+        return url.rstrip("/")
+
+
+class RegistryKind(StrEnum):
+    SECURE = "secure"
+    STANDARD = "standard"
+
+
+class RegistryConfig(Strict):
+    stage: str
+    kind: RegistryKind
+    subscription: str
+    resource_group: str
+    name: str = Field(pattern=r"^[A-Za-z0-9]{5,50}$", description="ACR registry resource name")
+    login_server: str | None = None
+
+
+class AzureConfig(Strict):
+    arm_endpoint: str = Field(default="https://management.azure.com", description="ARM base URL (sovereign, Stack)")
+    ca_bundle: Path | None = Field(default=None, description="CA bundle for the ARM endpoint (private CAs)")
+    subscriptions: StrList = Field(min_length=1)
+    access_token: SecretRef | None = Field(
+        default=None, description="a bearer token for ARM; when absent, azure-identity's DefaultAzureCredential"
+    )
+    registries: list[RegistryConfig] = Field(default_factory=list)
+
+    @field_validator("arm_endpoint")
+    @classmethod
+    def _endpoint(cls, url: str) -> str:
+        if not url.startswith("https://"):
+            raise ValueError(f"'{url}' must be an https:// URL (ARM bearer tokens are never sent over http)")
+        return url.rstrip("/")
+
+
+class NamingConfig(Strict):
+    account: str = "{version}-{stage}-{kind}-sa"
+    stage_tag: str = "{version}-{stage}"
+    prod_tag: str = "{version}"
+    version_pattern: str = DEFAULT_VERSION_PATTERN
+    version_tag_key: str = "release-version"
+    stage_tag_key: str = "release-stage"
+
+    @field_validator("version_pattern")
+    @classmethod
+    def _regex(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return pattern
+
+
+class LifecycleConfig(Strict):
+    handoff_grace: Duration = Field(default=timedelta(hours=1), description="L1 grace after the next stage starts")
+    prod_revocation_grace: Duration = Field(default=timedelta(hours=1), description="L2 grace after prod success")
+    retention: Duration = Field(default=timedelta(hours=24), description="L3: delete accounts this long after prod")
+    max_credential_lifetime: Duration = Field(default=timedelta(days=30), description="H1 limit")
+
+
+class HoldsConfig(Strict):
+    max_duration: Duration = Field(default=timedelta(days=14))
+
+
+class EnforceConfig(Strict):
+    allowed_subscriptions: StrList = Field(default_factory=list)
+    allowed_orgs: StrList = Field(default_factory=list)
+    max_actions_per_run: int = Field(default=50, ge=1)
+    max_actions_percent: float = Field(default=50.0, gt=0, le=100)
+
+
+class StorageAccountConfig(Strict):
+    """A storage account the blob sweep reads (data plane): by connection string or account URL."""
+
+    name: str = Field(description="the account name, as in reports")
+    subscription: str | None = Field(
+        default=None,
+        description="the subscription it belongs to (the allowlist's scope); when absent, resolved from ARM",
+    )
+    connection_string: SecretRef | None = Field(default=None, description="where the connection string lives")
+    account_url: str | None = Field(default=None, description="https://<name>.blob.core.windows.net (Entra ID auth)")
+    containers: list[str] | None = Field(default=None, description="containers to sweep; all when absent")
+    ephemeral_containers: list[str] = Field(default_factory=list, description="containers whose old blobs are O6")
+
+    @model_validator(mode="after")
+    def _one_endpoint(self) -> StorageAccountConfig:
+        if (self.connection_string is None) == (self.account_url is None):
+            raise ValueError("give exactly one of 'connection_string' or 'account_url'")
+        return self
+
+
+class ReaperConfig(Strict):
+    """Rule L4 (QA/UAT leftovers after prod) and orphans O1-O6, reaped in two phases (mark, then delete)."""
+
+    policies_dir: Path | None = Field(
+        default=None, description="Cloud Custodian policy files (default: the policies/ shipped with release-custodian)"
+    )
+    mark_grace: PositiveDuration = Field(description="time between marking and deleting; required, never zero")
+    leftover_grace: Duration = Field(default=timedelta(hours=24), description="L4: after the production success")
+    hold_tag: str = Field(default="custodian-hold", description="a resource or blob with this tag is never touched")
+    mark_tag: str = Field(default="custodian-reap", description="tag holding the planned deletion (mark-for-op)")
+    orphan_disk_min_age: PositiveDuration = Field(default=timedelta(days=30), description="O1")
+    stopped_vm_min_age: PositiveDuration = Field(default=timedelta(days=14), description="O5")
+    stale_blob_age: PositiveDuration = Field(default=timedelta(days=7), description="O6, from last-modified")
+    storage_accounts: list[StorageAccountConfig] = Field(default_factory=list)
+    price_table: Path | None = Field(default=None, description="a price table file overriding the shipped one")
+    c7n_timeout: PositiveDuration = Field(default=timedelta(minutes=15), description="per c7n policy run")
+
+
+class LedgerConfig(Strict):
+    url: str = "sqlite:///.custodian/ledger.sqlite"
+
+
+class ReportsConfig(Strict):
+    directory: Path = Path("reports")
+
+
+class Config(Strict):
+    """release-custodian configuration (YAML)."""
+
+    github: GithubConfig
+    azure: AzureConfig
+    stages: list[str] = Field(default_factory=lambda: ["qa", "uat", "prod"], min_length=2)
+    naming: NamingConfig = Field(default_factory=NamingConfig)
+    lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
+    holds: HoldsConfig = Field(default_factory=HoldsConfig)
+    mode: Mode = Mode.AUDIT
+    enforce: EnforceConfig = Field(default_factory=EnforceConfig)
+    reaper: ReaperConfig | None = Field(default=None, description="rule L4 and orphans; off when absent")
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+
+    @field_validator("stages")
+    @classmethod
+    def _stages(cls, stages: list[str]) -> list[str]:
+        if len(set(stages)) != len(stages):
+            raise ValueError("stages must be unique")
+        for stage in stages:
+            if not re.fullmatch(r"[a-z][a-z0-9]*", stage):
+                raise ValueError(f"stage '{stage}' must be lower-case letters and digits")
+        return stages
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Config:
+        problems = []
+        for index, registry in enumerate(self.azure.registries):
+            if registry.stage not in self.stages:
+                problems.append(f"azure.registries[{index}].stage: '{registry.stage}' is not one of {self.stages}")
+            if registry.subscription not in self.azure.subscriptions:
+                problems.append(
+                    f"azure.registries[{index}].subscription: '{registry.subscription}' is not in azure.subscriptions"
+                )
+        try:
+            self.namer()
+        except TemplateError as exc:
+            problems.append(f"naming: {exc}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def namer(self) -> AccountNamer:
+        return AccountNamer(
+            tuple(self.stages),
+            account_template=self.naming.account,
+            stage_tag_template=self.naming.stage_tag,
+            prod_tag_template=self.naming.prod_tag,
+            version_pattern=self.naming.version_pattern,
+        )
+
+    def digest(self) -> str:
+        """A stable digest of the effective configuration (no secrets are in it)."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -1,0 +1,154 @@
+"""How a run is wired: the settings, sources, gate and gateways built from the configuration, and its exit code."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from custodian.collect.accounts import InventorySources
+from custodian.config import Config
+from custodian.engine.gate import Gate, GateContext
+from custodian.engine.holds import HoldIndex, Target
+from custodian.engine.plan import Limits, Plan, make_plan
+from custodian.errors import ExitCode
+from custodian.gateways import Gateways
+from custodian.gateways.accounts import AcrGateway, GithubGateway
+from custodian.gateways.arm import ArmGateway
+from custodian.gateways.blobs import BlobGateway
+from custodian.ledger.store import Ledger
+from custodian.model import (
+    ActionKind,
+    ActionOutcome,
+    ActionRecord,
+    AzureResource,
+    Blob,
+    Finding,
+    Hold,
+    Inventory,
+    Status,
+)
+from custodian.rules.leftovers import completed_versions
+from custodian.rules.lifecycle import LifecycleSettings, evaluate_accounts
+from custodian.rules.reaping import MarkState, read_mark
+from custodian.run.context import Providers, allowed_scopes
+from custodian.run.reaper import ReaperCollection, reap_settings
+
+
+def lifecycle_settings(config: Config) -> LifecycleSettings:
+    return LifecycleSettings(
+        namer=config.namer(),
+        handoff_grace=config.lifecycle.handoff_grace,
+        prod_revocation_grace=config.lifecycle.prod_revocation_grace,
+        retention=config.lifecycle.retention,
+        max_credential_lifetime=config.lifecycle.max_credential_lifetime,
+        github_mode=config.github.mode.value,
+    )
+
+
+def report_holds(ledger: Ledger, now: datetime) -> list[Hold]:
+    """Holds a report lists: every hold not released (active or expired)."""
+    return [h for h in ledger.list_holds(include_inactive=True, now=now) if h.released_at is None]
+
+
+def sources_of(config: Config, providers: Providers) -> InventorySources:
+    return InventorySources(
+        github=providers.github,
+        github_mode=config.github.mode.value,
+        release_repos=list(config.github.release_repos),
+        production_environment=config.github.production_environment,
+        registries=providers.registries,
+    )
+
+
+def gateways_for(config: Config, providers: Providers, reaper: ReaperCollection | None, now: datetime) -> Gateways:
+    gateways = Gateways()
+    for registry in providers.registries:
+        gateways.add(registry.scope, AcrGateway(registry))
+    gateways.add(f"github:{config.github.org}", GithubGateway(providers.github_reader, providers.github_actions))
+    settings = reap_settings(config)
+
+    def marked(target: AzureResource | Blob) -> bool:
+        modified = target.last_modified if isinstance(target, Blob) else None
+        return read_mark(target.tags, settings, now, modified_at=modified).state in (MarkState.PENDING, MarkState.DUE)
+
+    gateways.set_arm(ArmGateway(providers.resources, marked))
+    for unit, account in (reaper.blob_accounts if reaper else {}).items():
+        gateways.add(unit, BlobGateway(account, marked))
+    return gateways
+
+
+def targets_of(inventory: Inventory) -> dict[str, Target]:
+    targets: dict[str, Target] = {a.key: a for a in inventory.accounts}
+    targets.update({r.key: r for r in inventory.resources})
+    targets.update({b.key: b for b in inventory.blobs})
+    return targets
+
+
+def build_gate(config: Config, inventory: Inventory, holds: list[Hold], now: datetime) -> Gate:
+    settings = reap_settings(config)
+    known = inventory.timeline.versions()
+    return Gate(
+        GateContext(
+            now=now,
+            allowed=allowed_scopes(config),
+            incomplete_units=inventory.incomplete_units(),
+            timeline_complete=inventory.timeline_complete,
+            holds=HoldIndex.build(
+                holds,
+                now,
+                hold_tag=settings.hold_tag if config.reaper else None,
+                version_tag_key=settings.version_tag_key,
+                stage_tag_key=settings.stage_tag_key,
+                known_versions=known,
+            ),
+            completed_versions=completed_versions(inventory.timeline, settings, now),
+            production_stage=settings.production_stage,
+            version_tag_key=settings.version_tag_key,
+            stage_tag_key=settings.stage_tag_key,
+            known_versions=known,
+        )
+    )
+
+
+def account_findings(config: Config, inventory: Inventory, holds: list[Hold], now: datetime) -> list[Finding]:
+    """The accounts' findings as an audit settles them (holds and refusals included): `release status`."""
+    verdicts = evaluate_accounts(inventory, now, lifecycle_settings(config))
+    limits = Limits(config.enforce.max_actions_per_run, config.enforce.max_actions_percent)
+    gate = build_gate(config, inventory, holds, now)
+    plan = make_plan(
+        verdicts, targets_of(inventory), gate, limits, populations_of(inventory, None), enforce=False, now=now
+    )
+    return list(plan.findings)
+
+
+def populations_of(inventory: Inventory, reaper: ReaperCollection | None) -> dict[str, int]:
+    out: dict[str, int] = dict(reaper.populations) if reaper else {}
+    for account in inventory.accounts:
+        out[account.scope.key] = out.get(account.scope.key, 0) + 1
+    return out
+
+
+def _resolved(finding: Finding, records: list[ActionRecord]) -> bool:
+    """A FAIL is resolved when its subject's actions all ended DONE and one of them removed the risk."""
+    mine = [
+        r
+        for r in records
+        if r.action.subject.scope == finding.subject.scope
+        and r.action.subject.provider_name == finding.subject.provider_name
+    ]
+    if not mine or any(r.outcome is not ActionOutcome.DONE for r in mine):
+        return False
+    return any(r.action.kind is not ActionKind.MARK for r in mine)  # a mark only schedules the deletion
+
+
+def exit_code_for(findings: list[Finding], records: list[ActionRecord], applied: bool, plan: Plan | None) -> ExitCode:
+    statuses = {f.status for f in findings}
+    if Status.ERROR in statuses or any(
+        r.outcome in (ActionOutcome.FAILED, ActionOutcome.UNCONFIRMED, ActionOutcome.SKIPPED) for r in records
+    ):
+        return ExitCode.INCOMPLETE
+    failing = [f for f in findings if f.status is Status.FAIL]
+    if not failing:
+        return ExitCode.OK
+    if applied and plan is not None and plan.aborted is None and all(_resolved(f, records) for f in failing):
+        return ExitCode.OK  # every failing finding was acted on and confirmed
+    return ExitCode.FAILING_FINDINGS
