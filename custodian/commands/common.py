@@ -10,13 +10,12 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
-from rich.table import Table
 
+from custodian.commands.terminal import STATUS_STYLE, findings_table, where
 from custodian.config import Config, ConfigError, load_config
 from custodian.errors import BadInputError
 from custodian.ledger.store import Ledger
 from custodian.logs import configure, is_interactive
-from custodian.model import Finding, Status
 from custodian.progress import LogProgress
 from custodian.progress import Progress as ProgressSink
 from custodian.timeparse import parse_when
@@ -103,37 +102,15 @@ def progress_reporter(console: Console, log_format: str) -> Iterator[ProgressSin
         yield LogProgress(logger)
 
 
-STATUS_STYLE = {
-    Status.FAIL: "bold red",
-    Status.ERROR: "bold magenta",
-    Status.WARN: "yellow",
-    Status.HELD: "cyan",
-    Status.PASS: "green",
-}
-
-
-def where(scope: str | None) -> str:
-    """A short name for a scope: the org of `github:acme`, the registry of an ARM id."""
-    if not scope:
-        return ""
-    if scope.startswith("github:"):
-        return scope.removeprefix("github:")
-    return scope.rstrip("/").rsplit("/", 1)[-1]
-
-
-def findings_table(findings: list[Finding], *, show_pass: bool = False, limit: int = 40) -> Table:
-    table = Table(show_header=True, header_style="bold")
-    for column in ("status", "rule", "subject", "where", "message"):
-        table.add_column(column, overflow="fold")
-    shown = [f for f in findings if show_pass or f.status is not Status.PASS]
-    order = [Status.FAIL, Status.ERROR, Status.WARN, Status.HELD, Status.PASS]
-    shown.sort(key=lambda f: (order.index(f.status), f.rule, f.subject.provider_name))
-    for finding in shown[:limit]:
-        subject = finding.subject.logical_name or finding.subject.provider_name
-        style = STATUS_STYLE[finding.status]
-        table.add_row(
-            f"[{style}]{finding.status.value}[/]", finding.rule, subject, where(finding.subject.scope), finding.message
-        )
-    if len(shown) > limit:
-        table.caption = f"... and {len(shown) - limit} more (see the report)"
-    return table
+__all__ = [
+    "DEFAULT_CONFIG",
+    "STATUS_STYLE",
+    "config_parent",
+    "findings_table",
+    "load",
+    "open_ledger",
+    "progress_reporter",
+    "utcnow",
+    "when",
+    "where",
+]

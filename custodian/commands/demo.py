@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +24,7 @@ from custodian.config import Config, ConfigError, LedgerConfig, ReportsConfig, f
 from custodian.errors import BadInputError, ExitCode
 from custodian.ledger.store import Ledger
 from custodian.logs import configure
-from custodian.model import ActionKind, ActionOutcome, HoldTarget, RunMode, Status
+from custodian.model import ActionKind, ActionOutcome, Finding, HoldTarget, RunMode, Status
 from custodian.progress import LogProgress
 from custodian.run import RunOutcome, RunRequest, run_lifecycle
 from custodian.sandbox.clock import SandboxClock
@@ -44,12 +45,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "then runs: an audit (the seeded violations, leftovers and orphans with their costs), an enforce\n"
             "--apply (accounts fixed; leftovers and orphans marked), the sandbox clock moved past the reaper's\n"
             "mark grace, a second enforce --apply (what is due is deleted and confirmed), and a final audit.\n"
-            "Prints a summary and the report paths. Needs nothing but the README's set-up.\n\n"
-            "The output directory is the demo's own: its ledger is recreated on every run."
+            "Each step says in a few lines what was found, done and reclaimed, and what remains and why;\n"
+            "the whole story of a step is in its report.html. Needs nothing but the README's set-up.\n"
+            "The exit status is 1 when a step was incomplete (it says which and why), else 0.\n\n"
+            "Your own story: --scenario FILE seeds the emulators from your scenario (see `release-custodian\n"
+            "sandbox check FILE`), --config FILE runs your configuration against them (write it against the\n"
+            "sandbox's ${VARS}, like custodian/sandbox/sandbox-config.yaml): the way to try a policy or rule\n"
+            "change before it meets a real cloud.\n\n"
+            "The output directory is the demo's own: its ledger is recreated on every run.\n\n"
+            "examples:\n"
+            "  release-custodian demo\n"
+            "  release-custodian demo --out /tmp/demo --scenario my-story.yaml --config my-config.yaml"
         ),
     )
     demo.add_argument("--out", type=Path, default=Path(".demo"), help="output directory (default: .demo)")
     demo.add_argument("--scenario", default="seed", help="built-in scenario name or a YAML file (default: seed)")
+    demo.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="a configuration to run instead of the sandbox's (its ledger and reports go to --out)",
+    )
     demo.add_argument("--log-format", choices=("text", "json"), default="text", help="progress log format")
     demo.set_defaults(handler=cmd_demo)
 
@@ -79,7 +95,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     try:
         os.environ.update(env.as_env())  # the sandbox config reads these ${VARS}
         try:
-            config = load_config(SANDBOX_CONFIG)
+            config = load_config(args.config or SANDBOX_CONFIG)
         except ConfigError as exc:
             raise BadInputError("\n".join(exc.problems)) from exc
         config = config.model_copy(
@@ -97,6 +113,10 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
                 ledger.place_hold(
                     target_type, target, hold.reason, hold.by, hold.placed_at, hold.until, config.holds.max_duration
                 )
+            if config.reaper is not None and config.reaper.storage_accounts:
+                # Azurite stamps blobs with their upload time: start the story once the stale-blob age
+                # has passed for every seeded blob, so each run finds the same (reproducible from run to run)
+                sandbox.clock.advance(config.reaper.stale_blob_age + timedelta(seconds=1))
             steps = run_steps(console, config, ledger, sandbox.clock, progress)
             remaining = remaining_resources(sandbox, config)
         finally:
@@ -105,7 +125,11 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         sandbox.stop()
     summarize(console, steps)
     console.print(remaining)
-    return ExitCode.OK
+    incomplete = [(n, label, o) for n, (label, o) in enumerate(steps, start=1) if o.exit_code is ExitCode.INCOMPLETE]
+    for number, label, outcome in incomplete:
+        reasons = "; ".join(outcome.result.incomplete[:3]) or "see its report"
+        console.print(f"[bold magenta]step {number} ({label.split(':')[0]}) was incomplete:[/] {reasons}")
+    return ExitCode.INCOMPLETE if incomplete else ExitCode.OK
 
 
 REAPED_TYPES = (
@@ -177,9 +201,49 @@ def run_steps(
             clock.advance(advance)
         console.rule(f"{number}. {label}")
         outcome = run_lifecycle(config, request, ledger=ledger, clock=clock.now, progress=progress)
-        print_outcome(console, outcome)
+        for line in narrate(outcome):
+            console.print(line, highlight=False)
+        print_outcome(console, outcome, quiet=True)
         steps.append((label, outcome))
     return steps
+
+
+def narrate(outcome: RunOutcome) -> list[str]:
+    """What a step found, did, reclaimed, and what remains and why, in a few lines."""
+    result = outcome.result
+    by_status: dict[Status, list[Finding]] = {}
+    for finding in result.findings:
+        by_status.setdefault(finding.status, []).append(finding)
+    lines = []
+    failing = by_status.get(Status.FAIL, [])
+    fixed = by_status.get(Status.FIXED, [])
+    found_all = failing + fixed
+    if found_all:
+        rules = Counter(f.rule for f in found_all)
+        lines.append(f"found {len(found_all)} violation(s): " + ", ".join(f"{n} {r}" for r, n in sorted(rules.items())))
+    done = Counter(r.action.kind.value for r in result.actions if r.outcome is ActionOutcome.DONE)
+    if done:
+        lines.append("done, each confirmed by a re-read: " + ", ".join(f"{n} {k}" for k, n in sorted(done.items())))
+    if fixed:
+        lines.append(f"fixed by this run: {len(fixed)}; still failing: {len(failing)}")
+    marked = [f for f in failing if "marked: deletion due" in f.message]
+    if marked:
+        lines.append(f"marked for deletion, due after the grace: {len(marked)}")
+    found, reclaimed = _waste(outcome)
+    if found != "-":
+        lines.append(f"waste found {found}/month, reclaimed {reclaimed}/month")
+    held = by_status.get(Status.HELD, [])
+    if held:
+        names = sorted({f.subject.logical_name or f.subject.provider_name for f in held})
+        lines.append(f"held, kept on purpose: {', '.join(names[:6])}" + (" ..." if len(names) > 6 else ""))
+    report_only = [f for f in by_status.get(Status.WARN, []) if "report only" in f.message.lower()]
+    if report_only:
+        names = sorted({f"{f.subject.provider_name} ({f.rule})" for f in report_only})
+        lines.append(f"report only, a person decides: {', '.join(names[:4])}" + (" ..." if len(names) > 4 else ""))
+    if not failing and not result.incomplete:
+        lines.append("nothing is failing")
+    lines.append(f"the whole story: {outcome.reports.report_html}")
+    return lines
 
 
 def _count(outcome: RunOutcome, status: Status, rules: tuple[str, ...] | None = None) -> int:
@@ -189,7 +253,7 @@ def _count(outcome: RunOutcome, status: Status, rules: tuple[str, ...] | None = 
 def summarize(console: Console, steps: list[tuple[str, RunOutcome]]) -> None:
     console.rule("summary")
     table = Table(show_header=True, header_style="bold")
-    for column in ("run", "FAIL", "WARN", "HELD", "ERROR", "actions done", "waste found", "reclaimed"):
+    for column in ("run", "FAIL", "FIXED", "WARN", "HELD", "ERROR", "actions done", "waste found", "reclaimed"):
         table.add_column(column)
     for label, outcome in steps:
         done = sum(1 for r in outcome.result.actions if r.outcome.value == "done")
@@ -197,6 +261,7 @@ def summarize(console: Console, steps: list[tuple[str, RunOutcome]]) -> None:
         table.add_row(
             label.split(":")[0],
             str(_count(outcome, Status.FAIL)),
+            str(_count(outcome, Status.FIXED)),
             str(_count(outcome, Status.WARN)),
             str(_count(outcome, Status.HELD)),
             str(_count(outcome, Status.ERROR)),
@@ -219,13 +284,16 @@ def summarize(console: Console, steps: list[tuple[str, RunOutcome]]) -> None:
 
 
 def _waste(outcome: RunOutcome) -> tuple[str, str]:
-    """Monthly cost of what a run found (FAIL) and of what it confirmed deleted."""
+    """Monthly cost of what a run found (FAIL, or FIXED by it) and of what it confirmed deleted."""
     deleted = {
         r.action.subject.resource_id
         for r in outcome.result.actions
         if r.action.kind is ActionKind.DELETE_RESOURCE and r.outcome is ActionOutcome.DONE
     }
-    found = sum((f.cost.monthly for f in outcome.result.findings if f.cost and f.status is Status.FAIL), Decimal(0))
+    found = sum(
+        (f.cost.monthly for f in outcome.result.findings if f.cost and f.status in (Status.FAIL, Status.FIXED)),
+        Decimal(0),
+    )
     reclaimed = sum(
         (f.cost.monthly for f in outcome.result.findings if f.cost and f.subject.resource_id in deleted), Decimal(0)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -10,15 +11,16 @@ from rich.markup import escape
 
 from custodian.commands.common import (
     config_parent,
-    findings_table,
     load,
     open_ledger,
     progress_reporter,
     utcnow,
     when,
 )
+from custodian.commands.terminal import print_result
 from custodian.config import Config
 from custodian.model import RunMode
+from custodian.reports import render_json
 from custodian.run import ACCOUNTS, REAPER, RunOutcome, RunRequest, run_lifecycle
 
 ONLY_ARGS = ("--only",)
@@ -45,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "reports. Read-only on the wire: the HTTP clients refuse any mutating request.\n\n"
             "examples:\n"
             "  release-custodian audit -c release-custodian.yaml\n"
-            "  release-custodian audit --as-of now+36h      # what will be due in 36 hours?"
+            "  release-custodian audit --as-of now+36h      # a forecast: what will be due in 36 hours?\n"
+            "  release-custodian audit --only reaper -q     # leftovers and orphans, summary lines only\n"
+            "  release-custodian audit --format json | jq '.findings[] | select(.status == \"FAIL\")'"
         ),
     )
     audit.add_argument(
@@ -54,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="evaluate at this time instead of now (a forecast; ISO 8601 or now+36h)",
     )
     audit.add_argument(*ONLY_ARGS, **ONLY_KWARGS)
+    add_output_options(audit)
     audit.set_defaults(handler=cmd_audit)
 
     enforce = subparsers.add_parser(
@@ -65,11 +70,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Without --apply: print the plan and change nothing (clients stay read-only).\n"
             "With --apply: act on targets in the allowlist (enforce.allowed_subscriptions / allowed_orgs),\n"
             "within the caps (enforce.max_actions_per_run / max_actions_percent). Every action is journaled\n"
-            "before it is taken and confirmed by a re-read after; held objects are never touched."
+            "before it is taken and confirmed by a re-read after; holds stop deletion, never revocation.\n\n"
+            "examples:\n"
+            "  release-custodian enforce                    # the plan: each action, its target, rule and cost\n"
+            "  release-custodian enforce --apply            # act; prints what became of each action\n"
+            "  release-custodian enforce --only accounts --apply"
         ),
     )
     enforce.add_argument("--apply", action="store_true", help="take the planned actions")
     enforce.add_argument(*ONLY_ARGS, **ONLY_KWARGS)
+    add_output_options(enforce)
     enforce.set_defaults(handler=cmd_enforce)
 
 
@@ -87,28 +97,33 @@ def cmd_enforce(args: argparse.Namespace, console: Console) -> int:
 def _run(args: argparse.Namespace, console: Console, config: Config, request: RunRequest) -> int:
     with open_ledger(config) as ledger, progress_reporter(console, args.log_format) as progress:
         outcome = run_lifecycle(config, request, ledger=ledger, clock=utcnow, progress=progress)
-    print_outcome(console, outcome)
+    if args.format == "json":  # for scripts: the canonical document on stdout, nothing else
+        sys.stdout.write(render_json(outcome.result))
+    else:
+        print_outcome(console, outcome, quiet=args.quiet)
     return int(outcome.exit_code)
 
 
-def print_outcome(console: Console, outcome: RunOutcome) -> None:
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", "-q", action="store_true", help="print the summary lines only, no tables")
+    parser.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table: for people (default); json: the run's findings.json on stdout, for scripts",
+    )
+
+
+def print_outcome(console: Console, outcome: RunOutcome, *, quiet: bool = False) -> None:
     run = outcome.result.run
     label = (
         run.mode.value
         + (" --apply" if run.applied else "")
-        + (f" --as-of {run.as_of:%Y-%m-%dT%H:%MZ}" if run.as_of else "")
+        + (f" --as-of {run.as_of:%Y-%m-%dT%H:%MZ} (FORECAST: what would be due then)" if run.as_of else "")
     )
     console.print(f"[bold]{label}[/bold]  run {run.run_id}", highlight=False)
-    console.print(findings_table(list(outcome.result.findings)))
-    counts = "  ".join(f"{k} {v}" for k, v in outcome.result.counts().items())
-    console.print(f"findings: {counts}", highlight=False)
-    if outcome.plan is not None:
-        outcomes: dict[str, int] = {}
-        for record in outcome.result.actions:
-            outcomes[record.outcome.value] = outcomes.get(record.outcome.value, 0) + 1
-        summary = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "none"
-        console.print(f"actions: {summary}" + ("  (plan aborted by a safety cap)" if outcome.plan.aborted else ""))
+    print_result(console, outcome.result, quiet=quiet)
     calls = ", ".join(f"{p} {sum(m.values())}" for p, m in outcome.api_calls.items())
     console.print(f"API calls: {calls or 'none'}", highlight=False)
-    console.print(f"reports: {escape(str(outcome.reports.directory))}", highlight=False)
+    console.print(f"reports: {escape(str(outcome.reports.report_html))}", highlight=False)
     console.print(f"exit code: {int(outcome.exit_code)} ({outcome.exit_code.name.lower().replace('_', ' ')})")

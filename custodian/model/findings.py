@@ -15,6 +15,7 @@ class Status(StrEnum):
     WARN = "WARN"
     HELD = "HELD"
     ERROR = "ERROR"
+    FIXED = "FIXED"  # it was FAIL when collected; this run's own confirmed actions resolved it
 
 
 class Severity(StrEnum):

@@ -93,6 +93,12 @@ class RunResult:
     holds: tuple[Hold, ...] = ()
     stages: tuple[str, ...] = ("qa", "uat", "prod")
     price_table: PriceTableInfo | None = None  # set when the run estimated costs (the reaper ran)
+    incomplete: tuple[str, ...] = ()  # why the run is incomplete (units not inventoried, actions not confirmed)
+
+    @property
+    def forecast(self) -> bool:
+        """An audit evaluated at another time (`audit --as-of`): what would be due then, not what is."""
+        return self.run.as_of is not None
 
     def counts(self) -> dict[str, int]:
         out = {status.value: 0 for status in Status}

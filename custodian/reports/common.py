@@ -1,7 +1,7 @@
 """Shared pieces of the report writers: ordering, labels, timestamps and atomic file writes.
 
 Every format renders the same `RunResult` in the same order, so the orderings live here:
-findings by status (FAIL, ERROR, WARN, HELD, PASS), then rule, then subject; actions in journal
+findings by status (FAIL, ERROR, WARN, HELD, FIXED, PASS), then rule, then subject; actions in journal
 order (stable by time); holds by placement time. Timestamps are rendered in UTC with a `Z`
 suffix; a naive `datetime` is taken to be UTC already.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from custodian.model import ActionRecord, Finding, Hold, RunInfo, RunResult, Status, Subject
 
-STATUS_ORDER: tuple[Status, ...] = (Status.FAIL, Status.ERROR, Status.WARN, Status.HELD, Status.PASS)
+STATUS_ORDER: tuple[Status, ...] = (Status.FAIL, Status.ERROR, Status.WARN, Status.HELD, Status.FIXED, Status.PASS)
 """Worst first: the order of findings in every report and of the `counts` object."""
 
 _STATUS_RANK: dict[Status, int] = {status: rank for rank, status in enumerate(STATUS_ORDER)}
@@ -29,12 +29,12 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 def status_rank(status: Status) -> int:
-    """0 for the worst status (FAIL), 4 for PASS."""
+    """0 for the worst status (FAIL), 5 for PASS."""
     return _STATUS_RANK[status]
 
 
 def worst_status(statuses: Iterable[Status]) -> Status | None:
-    """The worst of `statuses` (FAIL > ERROR > WARN > HELD > PASS), or None when there are none."""
+    """The worst of `statuses` (FAIL > ERROR > WARN > HELD > FIXED > PASS), or None when there are none."""
     ranked = sorted(statuses, key=status_rank)
     return ranked[0] if ranked else None
 
@@ -178,3 +178,14 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def uninventoried(result: RunResult) -> int:
+    """How many units (scopes, registries, storage accounts, the timeline) this run could not inventory."""
+    return sum(1 for f in result.findings if f.rule == "COLLECT" and f.status is Status.ERROR)
+
+
+def incomplete_note(result: RunResult) -> str:
+    """What cost totals say when the inventory is partial ("" when it is complete)."""
+    count = uninventoried(result)
+    return f"incomplete: {count} scope{'s' if count != 1 else ''} not inventoried" if count else ""

@@ -4,9 +4,9 @@
   subject (provider, scope, provider name, resource id) are merged into one row, so a resource two
   rules flag (say L4 and O1) is counted once. Its status is the worst of its findings', its rules
   are listed in order, its cost is the highest estimate among them.
-- **Waste found** sums the rows whose status is FAIL; **waste held** the HELD rows; **waste
-  reclaimed** the rows whose subject has a DELETE_RESOURCE action DONE (deleted and confirmed by a
-  re-read) in this run. Reclaimed is a part of found.
+- **Waste found** sums the rows whose status is FAIL (or FIXED: found, then reclaimed by this run);
+  **waste held** the HELD rows; **waste reclaimed** the rows whose subject has a DELETE_RESOURCE
+  action DONE (deleted and confirmed by a re-read) in this run. Reclaimed is a part of found.
 - Sums are in the run's currency (the price table's, else the most common one); rows in another
   currency are summed apart (`other_currencies`), never added to it.
 - `subscription` and `resource_group` come from an ARM resource id (or a `/subscriptions/...`
@@ -220,7 +220,7 @@ def cost_rows(result: RunResult) -> list[CostRow]:
 def totals(rows: Iterable[CostRow]) -> Totals:
     rows = list(rows)
     return Totals(
-        found=sum((r.monthly for r in rows if r.status is Status.FAIL), ZERO),
+        found=sum((r.monthly for r in rows if r.status in (Status.FAIL, Status.FIXED)), ZERO),
         reclaimed=sum((r.monthly for r in rows if r.confirmed), ZERO),
         held=sum((r.monthly for r in rows if r.status is Status.HELD), ZERO),
         all_items=sum((r.monthly for r in rows), ZERO),

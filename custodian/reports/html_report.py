@@ -39,6 +39,7 @@ from .common import (
     STATUS_ORDER,
     hold_state,
     human_utc,
+    incomplete_note,
     iso_utc,
     ordered_counts,
     sorted_actions,
@@ -58,6 +59,7 @@ STATUS_TITLE: dict[Status, str] = {
     Status.ERROR: "could not be checked",
     Status.WARN: "needs attention",
     Status.HELD: "protected by a hold",
+    Status.FIXED: "fixed by this run (its own confirmed actions)",
     Status.PASS: "compliant",
 }
 
@@ -222,6 +224,7 @@ class CostsView:
     price_retrieved: str
     price_region: str
     other_currencies: tuple[str, ...]
+    incomplete: str = ""  # "incomplete: N scopes not inventoried" (the totals miss what was not seen)
 
 
 def _label(text: str, limit: int = 22) -> str:
@@ -279,6 +282,7 @@ def build_costs(result: RunResult, summary: CostSummary, top: int = 10) -> Costs
     rows = [r for r in summary.rows if r.currency == summary.currency]
     table = result.price_table
     return CostsView(
+        incomplete=incomplete_note(result),
         currency=summary.currency or "",
         found=money(summary.totals.found),
         reclaimed=money(summary.totals.reclaimed),
@@ -411,8 +415,15 @@ def build_context(result: RunResult) -> dict[str, object]:
             "config_digest": run.config_digest,
             "tool_version": run.tool_version,
         },
-        "verdict": status.value,
-        "verdict_title": STATUS_TITLE[status],
+        "verdict": "INCOMPLETE" if result.incomplete else status.value,
+        "verdict_title": (
+            "incomplete: "
+            + "; ".join(result.incomplete[:3])
+            + (f" (+{len(result.incomplete) - 3} more)" if len(result.incomplete) > 3 else "")
+            if result.incomplete
+            else STATUS_TITLE[status]
+        )
+        + (f" · FORECAST at {human_utc(run.as_of)}: what would be due then" if run.as_of else ""),
         "total": total,
         "counts": [
             CountView(s.value, counts[s.value], 100.0 * counts[s.value] / total if total else 0.0) for s in STATUS_ORDER

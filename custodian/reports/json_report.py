@@ -134,6 +134,9 @@ def run_document(result: RunResult) -> dict[str, Any]:
         "verdict": verdict(result).value,
         "stages": list(result.stages),
     }
+    document["complete"] = not result.incomplete
+    document["incomplete"] = list(result.incomplete)
+    document["forecast"] = result.forecast
     if run.as_of is not None:
         document["as_of"] = iso_utc(run.as_of)
     return document

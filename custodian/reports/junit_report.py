@@ -75,6 +75,8 @@ def _testcase(suite: ET.Element, finding: Finding) -> None:
         ET.SubElement(case, "skipped", {"message": message})
     elif finding.status is Status.WARN:
         ET.SubElement(case, "system-out").text = "WARN: " + _details(finding)
+    elif finding.status is Status.FIXED:  # passes: this run's own confirmed actions resolved it
+        ET.SubElement(case, "system-out").text = "FIXED: " + _details(finding)
 
 
 def build_junit(result: RunResult) -> ET.Element:

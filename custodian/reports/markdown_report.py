@@ -23,6 +23,7 @@ from .common import (
     STATUS_ORDER,
     hold_state,
     human_utc,
+    incomplete_note,
     ordered_counts,
     sorted_actions,
     sorted_findings,
@@ -37,6 +38,7 @@ STATUS_ICON: dict[Status, str] = {
     Status.ERROR: "🛑",
     Status.WARN: "⚠️",
     Status.HELD: "⏸️",
+    Status.FIXED: "🔧",
     Status.PASS: "✅",
 }
 
@@ -95,7 +97,11 @@ def verdict_line(result: RunResult) -> str:
     troubled = sum(1 for a in result.actions if a.outcome in {ActionOutcome.FAILED, ActionOutcome.UNCONFIRMED})
     if troubled:
         summary += f"; {troubled} action{'s' if troubled != 1 else ''} failed or unconfirmed"
-    return f"## {STATUS_ICON[status]} {status.value}: {summary} (release-custodian)"
+    word = f"{STATUS_ICON[status]} {status.value}"
+    if result.incomplete:
+        word = f"🛑 INCOMPLETE ({len(result.incomplete)} problem{'s' if len(result.incomplete) != 1 else ''})"
+    forecast = f" · FORECAST at {result.run.as_of:%Y-%m-%d %H:%MZ}" if result.run.as_of else ""
+    return f"## {word}: {summary}{forecast} (release-custodian)"
 
 
 def _run_line(result: RunResult) -> str:
@@ -182,6 +188,8 @@ def finance_summary(result: RunResult, top: int = 5) -> list[str]:
         _row([amount(money(totals.found)), amount(money(totals.reclaimed)), amount(money(totals.held))]),
         "",
     ]
+    if incomplete_note(result):
+        lines += [f"**{incomplete_note(result)}**: these totals leave out what was not seen.", ""]
     items = summary.top(top)
     if items:
         lines += [f"Top {len(items)} most expensive item{'s' if len(items) != 1 else ''}:", ""]

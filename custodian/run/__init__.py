@@ -54,9 +54,11 @@ from custodian.run.wiring import (
     build_gate,
     exit_code_for,
     gateways_for,
+    incomplete_reasons,
     lifecycle_settings,
     populations_of,
     report_holds,
+    settle_outcomes,
     sources_of,
     targets_of,
 )
@@ -226,16 +228,20 @@ def _run(ctx: RunContext) -> RunOutcome:
         if enforce:
             plan = planned
             records = _act(ctx, planned, gate, gateways_for(config, ctx.providers, reaper, now))
-        ctx.ledger.record_findings(info.run_id, findings, info.started_at)
     finally:
         if reaper is not None:
             reaper.close()
+    findings = settle_outcomes(findings, records, info.applied)
+    ctx.ledger.record_findings(info.run_id, findings, info.started_at)
     finished = ctx.clock()
     final = replace(info, finished_at=finished)
     price_table = prices.info() if prices is not None else None
-    result = RunResult(final, tuple(findings), tuple(records), tuple(holds), tuple(config.stages), price_table)
+    incomplete = incomplete_reasons(findings, records)
+    result = RunResult(
+        final, tuple(findings), tuple(records), tuple(holds), tuple(config.stages), price_table, incomplete
+    )
     paths = write_reports(result, config.reports.directory)
-    code = exit_code_for(findings, records, info.applied, plan)
+    code = exit_code_for(findings, records)
     ctx.ledger.finish_run(info.run_id, finished, result.counts(), code.name.lower())
     return RunOutcome(result, paths, code, ctx.counter.snapshot(), plan)
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from custodian.collect.accounts import InventorySources
 from custodian.config import Config
 from custodian.engine.gate import Gate, GateContext
 from custodian.engine.holds import HoldIndex, Target
-from custodian.engine.plan import Limits, Plan, make_plan
+from custodian.engine.plan import Limits, make_plan
 from custodian.errors import ExitCode
 from custodian.gateways import Gateways
 from custodian.gateways.accounts import AcrGateway, GithubGateway
@@ -127,28 +130,56 @@ def populations_of(inventory: Inventory, reaper: ReaperCollection | None) -> dic
     return out
 
 
-def _resolved(finding: Finding, records: list[ActionRecord]) -> bool:
-    """A FAIL is resolved when its subject's actions all ended DONE and one of them removed the risk."""
-    mine = [
+def _mine(finding: Finding, records: Sequence[ActionRecord]) -> list[ActionRecord]:
+    return [
         r
         for r in records
         if r.action.subject.scope == finding.subject.scope
         and r.action.subject.provider_name == finding.subject.provider_name
     ]
+
+
+def _resolved(finding: Finding, records: Sequence[ActionRecord]) -> bool:
+    """A FAIL is resolved when its subject's actions all ended DONE and one of them removed the risk."""
+    mine = _mine(finding, records)
     if not mine or any(r.outcome is not ActionOutcome.DONE for r in mine):
         return False
     return any(r.action.kind is not ActionKind.MARK for r in mine)  # a mark only schedules the deletion
 
 
-def exit_code_for(findings: list[Finding], records: list[ActionRecord], applied: bool, plan: Plan | None) -> ExitCode:
-    statuses = {f.status for f in findings}
-    if Status.ERROR in statuses or any(
-        r.outcome in (ActionOutcome.FAILED, ActionOutcome.UNCONFIRMED, ActionOutcome.SKIPPED) for r in records
-    ):
+def settle_outcomes(findings: Sequence[Finding], records: Sequence[ActionRecord], applied: bool) -> list[Finding]:
+    """One verdict everywhere: a FAIL that this run's own confirmed actions resolved is FIXED, with the actions."""
+    if not applied:
+        return list(findings)
+    out = []
+    for finding in findings:
+        if finding.status is Status.FAIL and _resolved(finding, records):
+            kinds = ", ".join(sorted({r.action.kind.value for r in _mine(finding, records)}))
+            finding = replace(
+                finding,
+                status=Status.FIXED,
+                message=f"{finding.message}; fixed by this run ({kinds}: done, confirmed by re-read)",
+                evidence=dict(finding.evidence) | {"fixed_by": kinds},
+            )
+        out.append(finding)
+    return out
+
+
+_TROUBLE = (ActionOutcome.FAILED, ActionOutcome.UNCONFIRMED, ActionOutcome.SKIPPED)
+
+
+def incomplete_reasons(findings: Sequence[Finding], records: Sequence[ActionRecord]) -> tuple[str, ...]:
+    """Why a run is incomplete: its ERROR findings, and actions failed, unconfirmed or not taken."""
+    reasons = [f"{f.rule} {f.subject.provider_name}: {f.message[:200]}" for f in findings if f.status is Status.ERROR]
+    troubled = Counter(r.outcome.value for r in records if r.outcome in _TROUBLE)
+    reasons += [f"{count} action(s) {outcome}" for outcome, count in sorted(troubled.items())]
+    return tuple(reasons)
+
+
+def exit_code_for(findings: Sequence[Finding], records: Sequence[ActionRecord]) -> ExitCode:
+    """1 incomplete (an ERROR, an action not done); 3 a FAIL remains; 0 otherwise (FIXED counts as done)."""
+    if incomplete_reasons(findings, records):
         return ExitCode.INCOMPLETE
-    failing = [f for f in findings if f.status is Status.FAIL]
-    if not failing:
-        return ExitCode.OK
-    if applied and plan is not None and plan.aborted is None and all(_resolved(f, records) for f in failing):
-        return ExitCode.OK  # every failing finding was acted on and confirmed
-    return ExitCode.FAILING_FINDINGS
+    if any(f.status is Status.FAIL for f in findings):
+        return ExitCode.FAILING_FINDINGS
+    return ExitCode.OK

@@ -66,6 +66,10 @@ def test_demo_runs_the_story_and_exits_0(
     flat = " ".join(text.split())
     assert "1. audit" in flat and "2. enforce --apply" in flat and "mark grace has passed" in flat
     assert "4. audit again" in flat
+    first = flat.split("1. audit")[1].split("2. enforce --apply")[0]
+    assert "found 42 violation(s)" in first  # the same every run: blobs are stale before the story starts
+    assert "waste found 218.43 USD/month, reclaimed 218.43 USD/month" in flat
+    assert "nothing is failing" in flat.split("4. audit again")[1]
     assert (
         "held and untouched: disk-forensics-evidence-01, tmp/run-4413/core.dump" in flat
         or "held and untouched:" in flat
@@ -92,3 +96,24 @@ def test_demo_runs_the_story_and_exits_0(
     (tmp_path / "other" / "precious.txt").write_text("keep")
     assert main(["demo", "--out", str(tmp_path / "other")]) == 2
     assert (tmp_path / "other" / "precious.txt").read_text() == "keep"
+
+
+def test_demo_exits_1_naming_the_incomplete_step_and_runs_your_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`demo --config`: your configuration against the sandbox; a step that is incomplete makes it exit 1."""
+    monkeypatch.setenv("COLUMNS", "250")
+    text = SANDBOX_CONFIG.read_text(encoding="utf-8")
+    head, rest = text.split("\n# Rule L4 and orphans", 1)
+    text = head + "\nmode: audit" + rest.split("\nmode: audit", 1)[1]  # accounts only: no reaper section
+    ghost = (
+        "    - {stage: qa, kind: standard, subscription: 11111111-1111-4111-8111-111111111111, "
+        "resource_group: rg-release-registries, name: ghostregistry}\n"
+    )
+    text = text.replace("\nstages: [qa, uat, prod]", ghost.rstrip("\n") + "\n\nstages: [qa, uat, prod]", 1)
+    config = tmp_path / "my-config.yaml"
+    config.write_text(text, encoding="utf-8")
+    assert "reaper:" not in text and "ghostregistry" in text
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--config", str(config), "--log-format", "json"]) == 1
+    flat = " ".join(capsys.readouterr().out.split())
+    assert "step 1 (audit (read-only)) was incomplete:" in flat and "ghostregistry" in flat

@@ -58,7 +58,7 @@ STARTED_UTC = STARTED.astimezone(UTC)
 RUN_ID = "20240501T223000Z-3f9a"
 PAYLOAD = "=cmd|' /C calc'!A0 <script>alert('pwned')</script> | after pipe"
 IMG = '<img src="https://evil.example/x.png">'
-STATUS_ORDER = ["FAIL", "ERROR", "WARN", "HELD", "PASS"]
+STATUS_ORDER = ["FAIL", "ERROR", "WARN", "HELD", "FIXED", "PASS"]
 
 
 def account(provider: str, version: str, stage: str) -> Subject:
@@ -266,7 +266,7 @@ def test_json_top_level_contract(result: RunResult, tmp_path: Path) -> None:
     findings = doc["findings"]
     assert len(findings) == len(result.findings)
     recount = {s: sum(1 for f in findings if f["status"] == s) for s in STATUS_ORDER}
-    assert run["counts"] == recount == {"FAIL": 3, "ERROR": 2, "WARN": 2, "HELD": 2, "PASS": 5}
+    assert run["counts"] == recount == {"FAIL": 3, "ERROR": 2, "WARN": 2, "HELD": 2, "FIXED": 0, "PASS": 5}
     subject_keys = {"provider", "kind", "provider_name", "logical_name", "version", "stage", "resource_id", "scope"}
     for f in findings:
         assert set(f) >= {"rule", "status", "severity", "subject", "message", "evidence", "remediation"}
