@@ -12,6 +12,7 @@ class ExitCode(IntEnum):
     INCOMPLETE = 1  # incomplete run or internal error
     BAD_INPUT = 2  # bad config, policy, CLI arguments, scenario or version string
     FAILING_FINDINGS = 3
+    STDOUT_CLOSED = 141  # stdout closed before the output was written (`| head`): 128 + SIGPIPE, as shells report
 
 
 class BadInputError(Exception):

@@ -8,6 +8,7 @@ as `FILE:LINE: key.path: problem`.
 
 - `values`: durations, lists, secret references, the strict base model, `ConfigError`;
 - `models`: the sections (github, azure, naming, lifecycle, holds, enforce, reaper, ledger, reports) and `Config`;
+- `reporting`: the reports section (directory, formats, finance tag keys, trend, SARIF anchor);
 - `schedule`: the scheduled service's jobs, health endpoint and lease;
 - `loading`: parsing a file (env expansion, path resolution, line numbers).
 """
@@ -21,8 +22,11 @@ from custodian.config.loading import (
 )
 from custodian.config.models import (
     AzureConfig,
+    AzureCredentialConfig,
+    AzureCredentialKind,
     Config,
     EnforceConfig,
+    GithubAppConfig,
     GithubConfig,
     GithubMode,
     HoldsConfig,
@@ -62,10 +66,13 @@ __all__ = [
     "DEFAULT_JOBS",
     "TEST_JOBS_ENV",
     "AzureConfig",
+    "AzureCredentialConfig",
+    "AzureCredentialKind",
     "Config",
     "ConfigError",
     "Duration",
     "EnforceConfig",
+    "GithubAppConfig",
     "GithubConfig",
     "GithubMode",
     "HealthConfig",

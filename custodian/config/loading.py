@@ -59,6 +59,27 @@ def _line_index(text: str) -> dict[tuple[str | int, ...], int]:
     return index
 
 
+def key_lines(text: str) -> dict[tuple[str | int, ...], int]:
+    """The 1-based line of every key path of a YAML document (`("enforce", "max_actions_per_run")`)."""
+    return _line_index(text)
+
+
+def nearest_line(lines: dict[tuple[str | int, ...], int], path: tuple[str | int, ...]) -> int | None:
+    """The line of `path`, else of its nearest ancestor present in the file (None: not even the top)."""
+    for cut in range(len(path), -1, -1):
+        if path[:cut] in lines:
+            return lines[path[:cut]]
+    return None
+
+
+# A whole-config check names the key of each problem: "azure.registries[0].stage: ...; naming: ...".
+_PROBLEM = re.compile(r"; (?=[A-Za-z_]\w*(?:\.\w+|\[\d+\])*: )")
+
+
+def _key_path(dotted: str) -> tuple[str | int, ...]:
+    return tuple(int(part) if part.isdigit() else part for part in re.findall(r"[^.\[\]]+", dotted))
+
+
 def _dotted(loc: tuple[str | int, ...]) -> str:
     out = ""
     for part in loc:
@@ -70,13 +91,15 @@ def format_validation_error(exc: ValidationError, source: str, lines: dict[tuple
     problems = []
     for error in exc.errors():
         loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        line = None
-        for cut in range(len(loc), -1, -1):
-            if loc[:cut] in lines:
-                line = lines[loc[:cut]]
-                break
-        where = f"{source}:{line}" if line else source
         message = error["msg"].removeprefix("Value error, ")
+        if not loc and error["type"] == "value_error":  # whole-config checks: each problem at its own key
+            for problem in _PROBLEM.split(message):
+                key, _, _ = problem.partition(": ")
+                line = nearest_line(lines, _key_path(key)) if ": " in problem else None
+                problems.append(f"{source}:{line}: {problem}" if line else f"{source}: {problem}")
+            continue
+        line = nearest_line(lines, loc)
+        where = f"{source}:{line}" if line else source
         if error["type"] == "extra_forbidden":
             message = "unknown key (not part of the configuration schema; check the spelling)"
         elif error["type"] == "missing":
@@ -88,6 +111,7 @@ def format_validation_error(exc: ValidationError, source: str, lines: dict[tuple
 # Where a configuration holds file paths: resolved against the configuration file's directory.
 _PATH_KEYS: tuple[tuple[str, ...], ...] = (
     ("azure", "ca_bundle"),
+    ("azure", "credential", "token_file"),
     ("reaper", "policies_dir"),
     ("reaper", "price_table"),
     ("reports", "directory"),
@@ -122,9 +146,12 @@ def _resolve_paths(node: Any, base: Path) -> Any:
 
 def resolve_config_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     data = _resolve_paths(data, base)
-    for section, key in _PATH_KEYS:
-        if isinstance(data.get(section), dict) and key in data[section]:
-            data[section][key] = _absolute(data[section][key], base)
+    for *sections, key in _PATH_KEYS:
+        node: Any = data
+        for section in sections:
+            node = node.get(section) if isinstance(node, dict) else None
+        if isinstance(node, dict) and key in node:
+            node[key] = _absolute(node[key], base)
     ledger = data.get("ledger")
     if isinstance(ledger, dict) and isinstance(ledger.get("url"), str):
         url: str = ledger["url"]

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from custodian.config.reporting import ReportsConfig as ReportsConfig  # re-exported (the reports section)
 from custodian.config.schedule import ScheduleConfig, ServiceConfig
 from custodian.config.values import Duration, Mode, PositiveDuration, SecretRef, Strict, StrList
 from custodian.rules.naming import DEFAULT_VERSION_PATTERN, AccountNamer, TemplateError
@@ -25,14 +26,42 @@ class GithubMode(StrEnum):
     ORGANIZATION = "organization"
 
 
+class GithubAppConfig(Strict):
+    """A GitHub App: the custodian signs a JWT with its key and exchanges it for installation tokens."""
+
+    app_id: int = Field(ge=1, description="the App's id (its settings page, 'App ID')")
+    private_key: SecretRef = Field(description="where the App's private key (PEM) lives: {file: ...} or {env: ...}")
+    installation_id: int | None = Field(
+        default=None, ge=1, description="the installation on the org; when absent, found by GET /app/installations"
+    )
+
+
 class GithubConfig(Strict):
     mode: GithubMode = Field(description="enterprise-server (site-admin API) or organization (github.com, App)")
     base_url: str = Field(default="https://api.github.com", description="REST base URL; GHES ends in /api/v3")
     org: str
     release_repos: StrList = Field(min_length=1, description="owner/name repositories defining the timeline")
     production_environment: str = "production"
-    token: SecretRef = Field(description="classic PAT (enterprise-server) or installation token (organization)")
+    token: SecretRef | None = Field(
+        default=None,
+        description="classic PAT (enterprise-server) or an installation token minted elsewhere (organization)",
+    )
+    app: GithubAppConfig | None = Field(default=None, description="authenticate as a GitHub App (organization mode)")
     per_page: int = Field(default=100, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> GithubConfig:
+        if (self.token is None) == (self.app is None):
+            raise ValueError(
+                "give exactly one of 'token' (a site admin's classic PAT, or an installation token) "
+                "or 'app' (app_id, private_key, installation_id)"
+            )
+        if self.app is not None and self.mode is GithubMode.ENTERPRISE_SERVER:
+            raise ValueError(
+                "'app' needs mode: organization (the enterprise-server site-admin API accepts only a site "
+                "administrator's classic PAT: use 'token')"
+            )
+        return self
 
     @field_validator("release_repos")
     @classmethod
@@ -64,14 +93,94 @@ class RegistryConfig(Strict):
     login_server: str | None = None
 
 
+class AzureCredentialKind(StrEnum):
+    DEFAULT = "default"
+    MANAGED_IDENTITY = "managed-identity"
+    WORKLOAD_IDENTITY = "workload-identity"
+    CLIENT_SECRET = "client-secret"
+    AZURE_CLI = "azure-cli"
+    ACCESS_TOKEN = "access-token"
+
+
+_K = AzureCredentialKind
+_ENTRA = {"authority_host", "instance_discovery"}
+# Per kind: the keys it needs, and the keys it may take; any other key given is a mistake.
+_CREDENTIAL_KEYS: dict[AzureCredentialKind, tuple[set[str], set[str]]] = {
+    _K.DEFAULT: (set(), {"client_id", "authority_host"}),
+    _K.MANAGED_IDENTITY: (set(), {"client_id"}),
+    _K.WORKLOAD_IDENTITY: (set(), {"tenant_id", "client_id", "token_file", *_ENTRA}),
+    _K.CLIENT_SECRET: ({"tenant_id", "client_id", "client_secret"}, _ENTRA),
+    _K.AZURE_CLI: (set(), {"tenant_id"}),
+    _K.ACCESS_TOKEN: ({"access_token"}, set()),
+}
+
+
+class AzureCredentialConfig(Strict):
+    """The one azure-identity credential of the custodian: the SDK clients use it, and c7n gets tokens from it."""
+
+    kind: AzureCredentialKind = Field(default=_K.DEFAULT, description="which azure-identity credential")
+    tenant_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+$", description="the Entra tenant id")
+    client_id: str | None = Field(
+        default=None, description="the app (client) id; managed-identity/default: a user-assigned identity's"
+    )
+    client_secret: SecretRef | None = Field(default=None, description="client-secret: where the secret lives")
+    token_file: Path | None = Field(
+        default=None, description="workload-identity: the federated token file (default: $AZURE_FEDERATED_TOKEN_FILE)"
+    )
+    access_token: SecretRef | None = Field(default=None, description="access-token: where a bearer token for ARM lives")
+    authority_host: str | None = Field(
+        default=None, description="the Entra authority of the cloud, e.g. https://login.microsoftonline.us"
+    )
+    instance_discovery: bool = Field(
+        default=True, description="false for an authority Microsoft does not know (Azure Stack Hub, ADFS, the sandbox)"
+    )
+
+    @field_validator("authority_host")
+    @classmethod
+    def _authority(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        url = url if "://" in url else "https://" + url
+        if not re.fullmatch(r"https://[^/\s]+/?", url):
+            raise ValueError(f"'{url}' must be an https:// host, e.g. https://login.microsoftonline.us")
+        return url.rstrip("/")
+
+    @model_validator(mode="after")
+    def _keys_of_kind(self) -> AzureCredentialConfig:
+        needed, optional = _CREDENTIAL_KEYS[self.kind]
+        given = {key for key in self.model_fields_set if getattr(self, key) is not None} - {"kind"}
+        problems = [f"kind {self.kind.value} needs '{key}'" for key in sorted(needed - given)]
+        problems += [f"'{key}' is not used by kind {self.kind.value}" for key in sorted(given - needed - optional)]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class AzureConfig(Strict):
     arm_endpoint: str = Field(default="https://management.azure.com", description="ARM base URL (sovereign, Stack)")
-    ca_bundle: Path | None = Field(default=None, description="CA bundle for the ARM endpoint (private CAs)")
+    ca_bundle: Path | None = Field(default=None, description="CA bundle for ARM and the authority (private CAs)")
     subscriptions: StrList = Field(min_length=1)
     access_token: SecretRef | None = Field(
-        default=None, description="a bearer token for ARM; when absent, azure-identity's DefaultAzureCredential"
+        default=None, description="shorthand for credential: {kind: access-token, access_token: ...}"
+    )
+    credential: AzureCredentialConfig | None = Field(
+        default=None, description="the azure-identity credential (default: kind default, DefaultAzureCredential)"
     )
     registries: list[RegistryConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> AzureConfig:
+        if self.access_token is not None and self.credential is not None:
+            raise ValueError("give 'credential' or its shorthand 'access_token', not both")
+        return self
+
+    def identity(self) -> AzureCredentialConfig:
+        """The effective credential: `credential`, else `access_token` (kind access-token), else kind default."""
+        if self.credential is not None:
+            return self.credential
+        if self.access_token is not None:
+            return AzureCredentialConfig(kind=_K.ACCESS_TOKEN, access_token=self.access_token)
+        return AzureCredentialConfig()
 
     @field_validator("arm_endpoint")
     @classmethod
@@ -157,10 +266,6 @@ class ReaperConfig(Strict):
 
 class LedgerConfig(Strict):
     url: str = "sqlite:///.custodian/ledger.sqlite"
-
-
-class ReportsConfig(Strict):
-    directory: Path = Path("reports")
 
 
 class Config(Strict):

@@ -36,7 +36,7 @@ from custodian.model import (
 from custodian.pricing.table import PriceTable
 from custodian.progress import NullProgress, Progress
 from custodian.providers.wire import CallCounter
-from custodian.reports import ReportPaths, write_reports
+from custodian.reports import ReportPaths, costs_document, write_reports
 from custodian.reports.common import run_directory
 from custodian.rules.collection import collection_errors
 from custodian.rules.holds import expired_holds
@@ -49,6 +49,7 @@ from custodian.run.context import (
     RunTuning,
 )
 from custodian.run.reaper import ReaperCollection, collect_reaper, reaper_verdicts
+from custodian.run.report_inputs import report_context
 from custodian.run.wiring import (
     account_findings,
     build_gate,
@@ -237,12 +238,13 @@ def _run(ctx: RunContext) -> RunOutcome:
     final = replace(info, finished_at=finished)
     price_table = prices.info() if prices is not None else None
     incomplete = incomplete_reasons(findings, records)
+    context = report_context(config, ctx.ledger, ctx.providers, findings, priced=prices is not None)
     result = RunResult(
-        final, tuple(findings), tuple(records), tuple(holds), tuple(config.stages), price_table, incomplete
+        final, tuple(findings), tuple(records), tuple(holds), tuple(config.stages), price_table, incomplete, context
     )
-    paths = write_reports(result, config.reports.directory)
+    paths = write_reports(result, config.reports.directory, formats=config.reports.formats)
     code = exit_code_for(findings, records)
-    ctx.ledger.finish_run(info.run_id, finished, result.counts(), code.name.lower())
+    ctx.ledger.finish_run(info.run_id, finished, result.counts(), code.name.lower(), costs_document(result))
     return RunOutcome(result, paths, code, ctx.counter.snapshot(), plan)
 
 

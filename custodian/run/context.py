@@ -12,16 +12,19 @@ from datetime import datetime
 
 from azure.core.credentials import TokenCredential
 
-from custodian.config import Config, GithubMode
+from custodian.config import Config, ConfigError, GithubMode
 from custodian.model import RunMode, Scope
 from custodian.providers.azure.acr import AcrTokens
 from custodian.providers.azure.arm import ArmResources
 from custodian.providers.azure.blobs import BlobSettings
-from custodian.providers.azure.clients import ArmClients, ArmSettings, StaticTokenCredential
+from custodian.providers.azure.clients import ArmClients, ArmSettings
+from custodian.providers.azure.identity import NamedCredential
 from custodian.providers.github.accounts import GithubAccountReader
 from custodian.providers.github.actions import GithubAccountActions
+from custodian.providers.github.app_auth import GithubAppCredentials, check_private_key
 from custodian.providers.github.client import GithubSession, GithubSettings
 from custodian.providers.wire import CallCounter
+from custodian.run.azure_identity import arm_token_source, azure_credential, identity_settings
 
 ACCOUNTS = "accounts"  # rules L1-L3, H1, N1, N2 on service accounts
 REAPER = "reaper"  # rule L4 and orphans O1-O6 (when the config has a `reaper` section)
@@ -65,6 +68,19 @@ def allowed_scopes(config: Config) -> frozenset[Scope]:
     return frozenset(orgs | {Scope.subscription(s) for s in config.enforce.allowed_subscriptions})
 
 
+def github_app_credentials(config: Config) -> GithubAppCredentials | None:
+    """The App's id and key (read now; a key that is not an RSA private key is a ConfigError)."""
+    app = config.github.app
+    if app is None:
+        return None
+    pem = app.private_key.resolve()
+    try:
+        check_private_key(pem)
+    except ValueError as exc:
+        raise ConfigError([f"github.app.private_key: {exc}"]) from None
+    return GithubAppCredentials(app.app_id, pem, app.installation_id)
+
+
 class Providers:
     """The provider adapters of one run (read-only unless applying)."""
 
@@ -74,7 +90,8 @@ class Providers:
         self.github = GithubSession(
             GithubSettings(
                 base_url=config.github.base_url,
-                token=config.github.token.resolve(),
+                token=config.github.token.resolve() if config.github.token else "",
+                app=github_app_credentials(config),
                 org=config.github.org,
                 per_page=config.github.per_page,
                 read_only=read_only,
@@ -82,8 +99,9 @@ class Providers:
             ),
             counter,
         )
-        self.access_token = config.azure.access_token.resolve() if config.azure.access_token else None
+        self.identity = identity_settings(config)  # secrets read now: a missing one is a ConfigError naming it
         self.credential = self._credential()
+        self.arm_tokens = arm_token_source(config, self.identity, self.credential)  # c7n's bearer tokens
         self.arm = ArmClients(
             ArmSettings(
                 endpoint=config.azure.arm_endpoint,
@@ -102,13 +120,8 @@ class Providers:
         self.github_reader = GithubAccountReader(self.github, config.github.mode.value)
         self.github_actions = GithubAccountActions(self.github)
 
-    def _credential(self) -> TokenCredential:
-        if self.access_token is not None:
-            return StaticTokenCredential(self.access_token)
-        from azure.identity import DefaultAzureCredential
-
-        credential: TokenCredential = DefaultAzureCredential()
-        return credential
+    def _credential(self) -> NamedCredential:
+        return azure_credential(self.identity)  # the one credential of the run (azure.credential)
 
     def credential_factory(self) -> Callable[[], TokenCredential]:
         return lambda: self.credential
@@ -116,3 +129,4 @@ class Providers:
     def close(self) -> None:
         self.github.close()
         self.arm.close()
+        self.credential.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from custodian.collect.arm import collect_arm
@@ -24,6 +24,8 @@ from custodian.rules.leftovers import blob_is_leftover, blob_leftover, completed
 from custodian.rules.orphans import blob_orphan, is_stale_blob, one_per_target, resource_orphans, stale_marks
 from custodian.rules.reaping import ReapSettings
 from custodian.run.context import Providers, RunTuning
+
+C7N_TOKEN_MARGIN = timedelta(minutes=1)  # a c7n child's token must outlive reaper.c7n_timeout by this much
 
 
 @dataclass
@@ -58,8 +60,8 @@ def reap_settings(config: Config) -> ReapSettings:
 
 def policies_directory(configured: Path | None) -> Path:
     """`reaper.policies_dir` (made absolute when the configuration was loaded), else the shipped `policies/`."""
-    if configured is None:
-        return Path(__file__).resolve().parents[2] / "policies"
+    if configured is None:  # shipped in the package (a link to the repository's policies/ in a checkout)
+        return Path(__file__).resolve().parents[1] / "policies"
     return configured.resolve()
 
 
@@ -88,12 +90,13 @@ def _arm(
         )
     except PolicyCheckError as exc:
         return fail("the reaper's c7n policies failed their checks, none was run: " + "; ".join(exc.problems[:10]))
-    token = providers.access_token
-    if token is None:
-        return fail("Cloud Custodian runs with a bearer token here: set azure.access_token")
     ca_bundle = str(config.azure.ca_bundle) if config.azure.ca_bundle else None
+    token_validity_s = (reaper.c7n_timeout + C7N_TOKEN_MARGIN).total_seconds()
 
     def run_c7n(policy_file: Path, output_dir: Path, subscription: str) -> PolicyRunResult:
+        # c7n takes a bearer token, not a credential: one from the run's credential, minted right before
+        # each child and outliving its timeout when the credential can (a failure: this subscription's error)
+        token = providers.arm_tokens.mint(token_validity_s).token
         result = run_policies(
             policy_file,
             output_dir,

@@ -15,6 +15,7 @@ import time
 import uuid
 from urllib.parse import unquote
 
+from custodian.sandbox.arm_auth import ArmAuth
 from custodian.sandbox.arm_lro import OPERATION_KINDS, Operations, paged
 from custodian.sandbox.arm_resources import (
     SYNC_DELETE_TYPES,
@@ -109,6 +110,7 @@ class ArmEmulator:
         page_size: int = 100,
         lro_polls_in_progress: int = 1,
         lro_auto_complete_s: float | None = 10.0,
+        auth: ArmAuth | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
@@ -117,6 +119,7 @@ class ArmEmulator:
         self.page_size = page_size
         self.operations = Operations(self.store, lro_polls_in_progress, lro_auto_complete_s)
         self.server: EmulatorServer | None = None
+        self.auth = auth  # None: any bearer token is accepted (the emulator's own unit tests)
         self._quota = dict(_QUOTAS)
         self._relations: tuple[int, Relations] | None = None
 
@@ -210,7 +213,9 @@ class ArmEmulator:
     def _dispatch(self, request: Request) -> Response:
         auth = request.header("Authorization") or ""
         scheme, _, token = auth.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        if self.auth is not None:
+            self.auth.check(request)  # static tokens and the Entra emulator's, unexpired (arm_auth)
+        elif scheme.lower() != "bearer" or not token.strip():
             raise ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
         if not request.param("api-version"):
             raise ArmError(
@@ -576,9 +581,10 @@ def start_arm(
     faults: FaultPlan | None = None,
     page_size: int = 100,
     clock: SandboxClock | None = None,
+    auth: ArmAuth | None = None,
 ) -> tuple[ArmEmulator, EmulatorServer]:
     """Start the ARM emulator over HTTPS (127.0.0.1, free port); returns it and its running server."""
-    emulator = ArmEmulator(clock=clock, page_size=page_size)
+    emulator = ArmEmulator(clock=clock, page_size=page_size, auth=auth)
     server = EmulatorServer(emulator, faults=faults, ssl_context=tls.server_context(), name="arm")
     emulator.server = server
     server.start()

@@ -6,6 +6,7 @@ runs in memory (`--inMemoryPersistence`), without telemetry, accepting any `x-ms
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -27,18 +28,42 @@ class AzuriteUnavailableError(RuntimeError):
     """Node.js or the project's pinned `azurite` package cannot be found or started."""
 
 
-def find_azurite_blob(search_from: list[Path] | None = None) -> Path:
-    """Locate `node_modules/.bin/azurite-blob` in the given directories or their parents."""
+AZURITE_ENV = "RELEASE_CUSTODIAN_AZURITE"  # the azurite-blob executable, or a directory holding node_modules/
+INSTALL_HINT = (
+    "install it with `npm ci` in a checkout of release-custodian (the pinned version, into node_modules/), "
+    "or `npm install -g azurite@3.37.0` (then it is on PATH), or point RELEASE_CUSTODIAN_AZURITE at the "
+    "azurite-blob executable or at a directory holding node_modules/; or run `release-custodian demo "
+    "--no-blobs` for the story without blobs"
+)
+
+
+def _in_node_modules(directory: Path) -> Path | None:
+    for root in (directory, *directory.parents):
+        candidate = root / "node_modules" / ".bin" / "azurite-blob"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def find_azurite_blob(search_from: list[Path] | None = None, environ: dict[str, str] | None = None) -> Path:
+    """Locate `azurite-blob`: RELEASE_CUSTODIAN_AZURITE, then node_modules/ above the working directory
+    and the package, then PATH; `AzuriteUnavailableError` says how to install it otherwise."""
+    configured = (environ if environ is not None else dict(os.environ)).get(AZURITE_ENV)
+    if configured:
+        path = Path(configured).expanduser()
+        found = path if path.is_file() else _in_node_modules(path)
+        if found is None:
+            raise AzuriteUnavailableError(f"{AZURITE_ENV}={configured}: no azurite-blob there; {INSTALL_HINT}")
+        return found
     roots = search_from or [Path.cwd(), Path(__file__).resolve().parents[2]]
     for root in roots:
-        for directory in (root, *root.parents):
-            candidate = directory / "node_modules" / ".bin" / "azurite-blob"
-            if candidate.exists():
-                return candidate
-    raise AzuriteUnavailableError(
-        "Azurite is not installed: run `npm ci` in the project directory "
-        "(it installs the pinned `azurite` package into node_modules/)."
-    )
+        found = _in_node_modules(root)
+        if found is not None:
+            return found
+    on_path = shutil.which("azurite-blob")
+    if on_path:
+        return Path(on_path)
+    raise AzuriteUnavailableError(f"Azurite (the blob-storage emulator) is not installed: {INSTALL_HINT}.")
 
 
 class Azurite:

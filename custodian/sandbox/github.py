@@ -4,7 +4,7 @@
 free 127.0.0.1 port (plain HTTP): use `Github(base_url=server.url + "/api/v3", ...)`.
 
 Routes (all prefixed with `/api/v3`; unknown routes and methods answer 404 Not Found; the handlers
-live here and in the `github_timeline`, `github_git` and `github_admin` mixins):
+live here and in the `github_timeline`, `github_git`, `github_admin` and `github_auth` mixins):
 
 - `GET /` (root), `GET /rate_limit` (not counted), `GET /user`, `GET /users/{u}`, `GET /orgs/{org}`,
   `GET /repos/{o}/{r}`.
@@ -29,11 +29,15 @@ live here and in the `github_timeline`, `github_git` and `github_admin` mixins):
   `GET|POST /orgs/{org}/personal-access-tokens`, `POST /orgs/{org}/personal-access-tokens/{pat_id}`,
   `GET /orgs/{org}/personal-access-tokens/{pat_id}/repositories` and the grant's own
   `repositories_url` form `GET /organizations/{org_id}/personal-access-tokens/{pat_id}/repositories`.
+- GitHub Apps (`github_auth`, with an App's JWT): `GET /app`, `GET /app/installations[/{id}]`,
+  `POST /app/installations/{id}/access_tokens`, `GET /orgs/{org}/installation`, `GET .../installation`.
 
 Auth: `Authorization: token X` or `Bearer X`; missing or unknown credentials answer 401 Bad credentials.
-A live impersonation token authenticates as its user (403 when that user is suspended); a deleted or
-expired one is always 401. Otherwise X must be in `tokens` (None = any non-empty) and authenticates as
-`store.principal_login`: a site admin, unless the scenario adds that login as a non-admin user.
+An App's JWT and its installation tokens are checked as `github_auth` says (an installation token
+reaches its account only, with its permissions). A live impersonation token authenticates as its
+user (403 when that user is suspended); a deleted or expired one is always 401. Otherwise X must be
+in `tokens` (None = any non-empty) and authenticates as `store.principal_login`: a site admin,
+unless the scenario adds that login as a non-admin user.
 
 Lists page with `per_page` (default 30, max 100) and `page`, and a `Link` header (`prev`, `next`,
 `last`, `first`) built from the request's `Host` that keeps the other query parameters. Every
@@ -54,8 +58,9 @@ from custodian.sandbox import github_json as gj
 from custodian.sandbox.clock import SandboxClock
 from custodian.sandbox.faults import FaultKind, FaultPlan
 from custodian.sandbox.github_admin import GithubAdminRoutes
+from custodian.sandbox.github_auth import GithubAuthRoutes
 from custodian.sandbox.github_base import DOCS_URL, ApiError, Ctx, Handler, int_param, invalid, not_found
-from custodian.sandbox.github_json import Json, Urls
+from custodian.sandbox.github_json import Json
 from custodian.sandbox.github_store import GithubStore
 from custodian.sandbox.github_timeline import GithubTimelineRoutes
 from custodian.sandbox.httpserver import EmulatorServer, Request, Response, empty_response, json_response
@@ -69,7 +74,7 @@ SECONDARY_LIMIT_MESSAGE = (
 )
 
 
-class GithubEmulator(GithubAdminRoutes, GithubTimelineRoutes):
+class GithubEmulator(GithubAuthRoutes, GithubAdminRoutes, GithubTimelineRoutes):
     """Serves a `GithubStore` as GitHub REST (GHES `/api/v3` layout); see the module docstring."""
 
     def __init__(
@@ -86,6 +91,9 @@ class GithubEmulator(GithubAdminRoutes, GithubTimelineRoutes):
         self.tokens = tokens
         self.default_per_page = default_per_page
         self.max_per_page = max_per_page
+        #: how long an installation token lives (GitHub: one hour), and the real clock tokens follow
+        self.installation_token_lifetime_s = 3600.0
+        self.wall_clock: Callable[[], float] = time.time
         #: requests per hour advertised in `x-ratelimit-*`; only enforced (403 primary limit) when
         #: `enforce_rate_limit` is set, since PyGithub would then sleep until the reset.
         self.rate_limit = 5000
@@ -97,7 +105,7 @@ class GithubEmulator(GithubAdminRoutes, GithubTimelineRoutes):
         self._used = 0
         self._seq = 0
         self._throttles = 0
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._routes: list[tuple[str, re.Pattern[str], Handler, str]] = []
         self._install_routes()
 
     def attach(self, server: EmulatorServer) -> None:
@@ -114,7 +122,7 @@ class GithubEmulator(GithubAdminRoutes, GithubTimelineRoutes):
     # -- routing table --------------------------------------------------------------------------------
     def _route(self, method: str, pattern: str, handler: Handler) -> None:
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
-        self._routes.append((method, re.compile(f"^{regex}$"), handler))
+        self._routes.append((method, re.compile(f"^{regex}$"), handler, pattern))
 
     def _install_routes(self) -> None:
         r = self._route
@@ -161,6 +169,8 @@ class GithubEmulator(GithubAdminRoutes, GithubTimelineRoutes):
         r("POST", f"{pats}/{{pat_id}}", self._pat_revoke)
         r("GET", f"{pats}/{{pat_id}}/repositories", self._pat_repos)
         r("GET", "/organizations/{org_id}/personal-access-tokens/{pat_id}/repositories", self._pat_repos)
+        for method, pattern, handler in self.app_routes():
+            r(method, pattern, handler)
 
     # -- the Emulator protocol ------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
@@ -230,34 +240,16 @@ class GithubEmulator(GithubAdminRoutes, GithubTimelineRoutes):
             raise not_found()
         path = path[len(API_PREFIX) :].rstrip("/") or "/"
         method = "GET" if request.method == "HEAD" else request.method
-        ctx = Ctx(request=request, urls=Urls.from_base(request.base_url), principal=self._authenticate(request))
+        ctx = self._context(request)
         if self.enforce_rate_limit and self._rate_snapshot()["remaining"] <= 0:
             raise ApiError(403, "API rate limit exceeded for user ID 1.")
-        for route_method, regex, handler in self._routes:
+        for route_method, regex, handler, pattern in self._routes:
             match = regex.match(path)
             if match and route_method == method:
-                return handler(ctx, {k: unquote(v) for k, v in match.groupdict().items()})
+                params = {k: unquote(v) for k, v in match.groupdict().items()}
+                self._authorize(ctx, method, pattern, params)
+                return handler(ctx, params)
         raise not_found()
-
-    def _authenticate(self, request: Request) -> str:
-        scheme, _, credential = (request.header("Authorization") or "").strip().partition(" ")
-        credential = credential.strip()
-        if scheme.lower() not in ("token", "bearer") or not credential:
-            raise ApiError(401, "Bad credentials")
-        store = self.store
-        if credential in store.revoked_tokens:
-            raise ApiError(401, "Bad credentials")
-        impersonation = store.token_owner(credential)
-        if impersonation is not None:
-            user = store.find_user(impersonation.login)
-            if user is None or (impersonation.expires_at and impersonation.expires_at <= self.clock.now()):
-                raise ApiError(401, "Bad credentials")
-            if user.suspended_at is not None:
-                raise ApiError(403, "Sorry. Your account was suspended.")
-            return user.login
-        if self.tokens is not None and credential not in self.tokens:
-            raise ApiError(401, "Bad credentials")
-        return store.principal_login
 
     # -- meta -------------------------------------------------------------------------------------------
     def _root(self, ctx: Ctx, _: dict[str, str]) -> Response:

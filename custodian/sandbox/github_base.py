@@ -19,7 +19,15 @@ from urllib.parse import parse_qsl, urlencode
 from custodian.sandbox import github_json as gj
 from custodian.sandbox.clock import SandboxClock
 from custodian.sandbox.github_json import Json, Urls
-from custodian.sandbox.github_store import DeploymentRec, GithubStore, OrgRec, RepoRec, UserRec
+from custodian.sandbox.github_store import (
+    AppRec,
+    DeploymentRec,
+    GithubStore,
+    InstallationTokenRec,
+    OrgRec,
+    RepoRec,
+    UserRec,
+)
 from custodian.sandbox.httpserver import Request, Response, json_response
 
 DOCS_URL = "https://docs.github.com/enterprise-server@3.14/rest"
@@ -47,11 +55,13 @@ def invalid(field: str, message: str, resource: str = "", code: str = "invalid")
 
 @dataclass
 class Ctx:
-    """One authenticated request being handled."""
+    """One authenticated request being handled (by a token, an App's JWT or an installation token)."""
 
     request: Request
     urls: Urls
     principal: str
+    app: AppRec | None = None  # the App whose JWT authenticated the request
+    installation: InstallationTokenRec | None = None  # the installation token that did
 
 
 Handler = Callable[[Ctx, dict[str, str]], Response]

@@ -5,11 +5,12 @@ thread-safe (one re-entrant lock, `store.lock`, held by every public method and 
 each request) and case-insensitive on logins and repository names, as GitHub is.
 
 Records are typed dataclasses (`github_records`, re-exported here); accounts, credentials, state and
-lookups live in `github_store_core.GithubStoreCore`, which `GithubStore` extends with repositories
-and the release timeline. Every `add_*` method and every read helper returns a plain
-JSON-shaped dict (ISO `YYYY-MM-DDTHH:MM:SSZ` timestamps, no URLs: URLs are built per request from the
-caller's `Host` by the emulator). Secrets are only returned by `add_impersonation_token` and by the
-emulator's create call, never by the read helpers.
+lookups live in `github_store_core.GithubStoreCore`, Apps and installations in
+`github_apps.GithubAppStore`, which `GithubStore` extends with repositories and the release
+timeline. Every `add_*` method and every read helper returns a plain JSON-shaped dict (ISO
+`YYYY-MM-DDTHH:MM:SSZ` timestamps, no URLs: URLs are built per request from the caller's `Host` by
+the emulator). Secrets are only returned by `add_impersonation_token` and by the emulator's create
+calls, never by the read helpers.
 
 Seeding mistakes (unknown account, duplicate tag, invalid login...) raise `GithubSeedError`.
 """
@@ -21,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from custodian.sandbox.clock import iso
+from custodian.sandbox.github_apps import AppRec, GithubAppStore, InstallationRec, InstallationTokenRec
 from custodian.sandbox.github_records import (
     DEFAULT_CREATED_AT,
     DEPLOYMENT_STATES,
@@ -43,18 +45,21 @@ from custodian.sandbox.github_records import (
     utc_or_none,
     valid_login,
 )
-from custodian.sandbox.github_store_core import DEFAULT_PRINCIPAL, GithubStoreCore
+from custodian.sandbox.github_store_core import DEFAULT_PRINCIPAL
 
 __all__ = [
     "DEFAULT_CREATED_AT",
     "DEFAULT_PRINCIPAL",
     "DEPLOYMENT_STATES",
     "LOGIN_RE",
+    "AppRec",
     "CommitRec",
     "DeploymentRec",
     "GithubSeedError",
     "GithubStore",
     "ImpersonationTokenRec",
+    "InstallationRec",
+    "InstallationTokenRec",
     "OrgRec",
     "PatGrantRec",
     "ReleaseRec",
@@ -71,7 +76,7 @@ __all__ = [
 _REPO_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
-class GithubStore(GithubStoreCore):
+class GithubStore(GithubAppStore):
     """Thread-safe in-memory GitHub state; logins and repository names are case-insensitive.
 
     `principal_login` is the user that any accepted (non-impersonation) credential authenticates as:

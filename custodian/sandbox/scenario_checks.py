@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from custodian.sandbox.github_apps import load_public_key
+from custodian.sandbox.github_auth import covers
 from custodian.sandbox.scenario_schema import (
     AzureSpec,
     GithubSpec,
@@ -61,6 +63,7 @@ def check_scenario(scenario: Scenario) -> list[tuple[str, str]]:
         problems.add("stages", "at least one stage is needed")
     problems.unique("stages", scenario.stages, "stage")
     _check_github(scenario.github, problems)
+    _check_apps(scenario.github, problems)
     _check_azure(scenario.azure, set(scenario.stages), problems)
     _check_storage(scenario.storage, problems)
     for index, hold in enumerate(scenario.holds):
@@ -157,6 +160,40 @@ def _check_github(github: GithubSpec, problems: Problems) -> None:
                 problems.before(f"{dpath}.at", tag.at, deployment.at, f"deployed before tag {tag.name!r} exists")
             for s, status in enumerate(deployment.statuses):
                 problems.before(f"{dpath}.statuses[{s}].at", deployment.at, status.at, "status before the deployment")
+
+
+def _check_apps(github: GithubSpec, problems: Problems) -> None:
+    accounts = {login.lower() for login in [*github.orgs, *(u.login for u in github.users)]}
+    if github.site_admin:
+        accounts.add(github.site_admin.lower())
+    problems.unique("github.apps", (str(app.id) for app in github.apps), "App id", key="id")
+    problems.unique("github.apps", (app.slug for app in github.apps), "App slug", key="slug")
+    installation_ids: dict[int, str] = {}
+    for a, app in enumerate(github.apps):
+        path = f"github.apps[{a}]"
+        if app.owner is not None and app.owner.lower() not in accounts:
+            problems.add(f"{path}.owner", f"unknown account {app.owner!r}")
+        if app.public_key is not None:
+            try:
+                load_public_key(app.public_key)
+            except ValueError as exc:
+                problems.add(f"{path}.public_key", f"this {exc}")
+        problems.unique(
+            f"{path}.installations", (i.account for i in app.installations), "installation on", key="account"
+        )
+        for i, installation in enumerate(app.installations):
+            ipath = f"{path}.installations[{i}]"
+            if installation.id in installation_ids:
+                problems.add(
+                    f"{ipath}.id",
+                    f"duplicate installation id {installation.id} (first at {installation_ids[installation.id]})",
+                )
+            installation_ids.setdefault(installation.id, ipath)
+            if installation.account.lower() not in accounts:
+                problems.add(f"{ipath}.account", f"unknown account {installation.account!r}")
+            for name, level in (installation.permissions or {}).items():
+                if not covers(app.permissions.get(name), level):
+                    problems.add(f"{ipath}.permissions.{name}", f"{level!r} is more than the App asks for")
 
 
 def _check_tags(repo: RepoSpec, path: str, problems: Problems) -> None:

@@ -1,12 +1,13 @@
 """The GitHub part of the scenario schema: organizations, users and their credentials, repositories
-and their release timeline (tags, releases, deployments). `scenario_schema` re-exports these models.
+and their release timeline (tags, releases, deployments), GitHub Apps and their installations.
+`scenario_schema` re-exports these models.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 from custodian.sandbox.scenario_types import (
     GithubLogin,
@@ -110,8 +111,34 @@ class UserSpec(SpecModel):
     ssh_keys: list[SshKeySpec] = []
 
 
+PermissionLevel = Literal["read", "write", "admin"]
+
+
+class InstallationSpec(SpecModel):
+    """The App installed on `account` (an organization or user), with the App's permissions unless given."""
+
+    id: Annotated[int, Field(ge=1)]
+    account: GithubLogin
+    permissions: dict[NonEmpty, PermissionLevel] | None = None
+    suspended_at: When | None = None
+
+
+class AppSpec(SpecModel):
+    """A GitHub App: `public_key` is the PEM GitHub keeps; without one, the sandbox makes a key pair and
+    writes the private key to its workdir (`GITHUB_APP_PRIVATE_KEY_FILE`)."""
+
+    id: Annotated[int, Field(ge=1)]
+    slug: GithubLogin
+    name: str | None = None
+    owner: GithubLogin | None = None
+    public_key: str | None = None
+    permissions: dict[NonEmpty, PermissionLevel] = {}
+    installations: list[InstallationSpec] = []
+
+
 class GithubSpec(SpecModel):
     orgs: list[GithubLogin] = []
     site_admin: GithubLogin | None = None
     users: list[UserSpec] = []
     repos: list[RepoSpec] = []
+    apps: list[AppSpec] = []

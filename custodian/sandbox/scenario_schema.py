@@ -20,10 +20,12 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator
 
 from custodian.sandbox.scenario_github import (
+    AppSpec,
     DeploymentSpec,
     DeploymentStatusSpec,
     GithubSpec,
     ImpersonationTokenSpec,
+    InstallationSpec,
     MembershipSpec,
     PatGrantSpec,
     ReleaseSpec,
@@ -63,10 +65,12 @@ from custodian.sandbox.scenario_types import (
 
 __all__ = [
     "TIME_HELP",
+    "AppSpec",
     "DeploymentSpec",
     "DeploymentStatusSpec",
     "GithubSpec",
     "ImpersonationTokenSpec",
+    "InstallationSpec",
     "MembershipSpec",
     "PatGrantSpec",
     "ReleaseSpec",

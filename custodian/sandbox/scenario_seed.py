@@ -132,6 +132,27 @@ class GithubSeedTarget(Protocol):
 
     def add_ssh_key(self, login: str, *, key: str, title: str, created_at: datetime) -> Any: ...
 
+    def add_app(
+        self,
+        app_id: int,
+        *,
+        slug: str,
+        name: str | None = None,
+        owner: str | None = None,
+        public_key: str | None = None,
+        permissions: dict[str, str] | None = None,
+    ) -> Any: ...
+
+    def add_installation(
+        self,
+        app_id: int,
+        installation_id: int,
+        *,
+        account: str,
+        permissions: dict[str, str] | None = None,
+        suspended_at: datetime | None = None,
+    ) -> Any: ...
+
 
 @dataclass
 class SeedSummary:
@@ -323,6 +344,25 @@ def seed_github(scenario: Scenario, now: datetime, store: GithubSeedTarget, summ
                 created_at=key.created_at.resolve(now),
             )
             summary.add("ssh_keys")
+    for app in github.apps:  # without a public key, the sandbox gives the App a key pair
+        store.add_app(
+            app.id,
+            slug=app.slug,
+            name=app.name,
+            owner=app.owner,
+            public_key=app.public_key,
+            permissions=dict(app.permissions),
+        )
+        summary.add("github_apps")
+        for installation in app.installations:
+            store.add_installation(
+                app.id,
+                installation.id,
+                account=installation.account,
+                permissions=dict(installation.permissions) if installation.permissions is not None else None,
+                suspended_at=at(installation.suspended_at),
+            )
+            summary.add("app_installations")
 
 
 def seed_blobs(scenario: Scenario, connection_string: str, summary: SeedSummary) -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from custodian.commands.demo import SANDBOX_CONFIG
+from custodian.commands.sandbox_holds import place_scenario_holds
 from custodian.config import Config, LedgerConfig, ReportsConfig, load_config
 from custodian.ledger.store import Ledger
-from custodian.model import HoldTarget
 from custodian.sandbox.runtime import Sandbox
-from custodian.sandbox.scenario import load_scenario, resolved_holds
+from custodian.sandbox.scenario import load_scenario
 
 
 @dataclass
@@ -57,16 +57,7 @@ def seed_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     with Sandbox(scenario, workdir=tmp_path / "sandbox", with_azurite=False) as sandbox:
         config = bind_config(sandbox, tmp_path, monkeypatch)
         ledger = Ledger.open(config.ledger.url)
-        for hold in resolved_holds(scenario, sandbox.clock.now()):
-            ledger.place_hold(
-                HoldTarget.VERSION if hold.version else HoldTarget.ACCOUNT,
-                hold.version or hold.account or "",
-                hold.reason,
-                hold.by,
-                hold.placed_at,
-                hold.until,
-                config.holds.max_duration,
-            )
+        place_scenario_holds(ledger, scenario, sandbox.clock.now(), config.holds.max_duration)
         sandbox.arm_server.clear_log()  # type: ignore[union-attr]
         sandbox.github_server.clear_log()  # type: ignore[union-attr]
         try:

@@ -29,7 +29,7 @@ def test_a_held_version_is_revoked_and_kept(seed_env: Env) -> None:
     )
     findings = {(f.subject.provider_name, f.rule): f for f in outcome.result.findings}
     l2 = findings[("v0-0-1-prod-gh-sa", "L2")]
-    assert l2.status is Status.FAIL and "kept, but revoked" in l2.message and l2.evidence["hold_id"] == hold.hold_id
+    assert l2.status is Status.FIXED and "kept, but revoked" in l2.message and l2.evidence["hold_id"] == hold.hold_id
     assert findings[("v0-0-1-prod-gh-sa", "L3")].status is Status.HELD
     prod = [r for r in outcome.result.actions if r.action.subject.provider_name == "v0-0-1-prod-gh-sa"]
     assert {r.action.kind for r in prod} >= {ActionKind.DISABLE, ActionKind.DELETE_IMPERSONATION_TOKENS}

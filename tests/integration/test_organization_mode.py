@@ -41,7 +41,7 @@ def test_org_mode_revokes_pat_grants_and_removes_membership(seed_env: Env) -> No
     # a user, so revoking (L2) the held prod account means removing its membership too.
     assert "v0-0-0-prod-gh-sa" not in members
     held = [f for f in applied.result.findings if f.subject.provider_name == "v0-0-0-prod-gh-sa"]
-    assert {f.rule: f.status for f in held if f.rule in ("L2", "L3")} == {"L2": Status.FAIL, "L3": Status.HELD}
+    assert {f.rule: f.status for f in held if f.rule in ("L2", "L3")} == {"L2": Status.FIXED, "L3": Status.HELD}
     assert "kept, but revoked" in next(f.message for f in held if f.rule == "L2")
 
     after = run(seed_env, RunRequest(RunMode.AUDIT))

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from custodian.cli import main
+from custodian.model import Status
 from custodian.rules.registry import BY_ID, RULES, Purpose, markdown_table, rule
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +71,7 @@ def _emitted_rule_ids() -> set[str]:
                 names = [t.id for t in node.targets if isinstance(t, ast.Name)]
                 if names and isinstance(node.value.value, str) and names[0] == node.value.value:
                     found.add(node.value.value)  # e.g. L4 = "L4"
-    statuses = {"PASS", "FAIL", "WARN", "HELD", "ERROR"}  # Status members (`PASS = "PASS"`): not rule ids
+    statuses = {s.value for s in Status}  # Status members (`PASS = "PASS"`): not rule ids
     return {f for f in found if RULE_ID.match(f)} - statuses
 
 

@@ -63,3 +63,19 @@ def test_delete_with_snapshots_and_missing_blob(service: BlobServiceClient) -> N
 def test_missing_package_gives_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(AzuriteUnavailableError, match="npm ci"):
         find_azurite_blob([tmp_path])
+
+
+def test_azurite_is_found_where_it_is_configured_or_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tool = tmp_path / "tools" / "node_modules" / ".bin" / "azurite-blob"
+    tool.parent.mkdir(parents=True)
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    assert find_azurite_blob([tmp_path / "elsewhere"], {"RELEASE_CUSTODIAN_AZURITE": str(tmp_path / "tools")}) == tool
+    assert find_azurite_blob([tmp_path / "elsewhere"], {"RELEASE_CUSTODIAN_AZURITE": str(tool)}) == tool
+    with pytest.raises(AzuriteUnavailableError, match=r"RELEASE_CUSTODIAN_AZURITE=.*no azurite-blob there"):
+        find_azurite_blob([tmp_path], {"RELEASE_CUSTODIAN_AZURITE": str(tmp_path / "nothing")})
+    monkeypatch.setenv("PATH", str(tool.parent))
+    assert find_azurite_blob([tmp_path / "elsewhere"], {}) == tool
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(AzuriteUnavailableError, match=r"--no-blobs"):
+        find_azurite_blob([tmp_path / "elsewhere"], {})

@@ -322,6 +322,8 @@ def test_seed_counts(seeded: Seeded) -> None:
         "impersonation_tokens": 5,
         "ssh_keys": 1,
         "pat_grants": 2,
+        "github_apps": 1,
+        "app_installations": 1,
     }
     assert seeded.summary.skipped == ["storage"]
     assert (

@@ -2,6 +2,10 @@
 
 PyGithub chooses its connection class per `Requester`; `GithubSession` swaps in subclasses that
 refuse mutating methods (audit) and count every request, so read-only holds on the wire.
+
+Auth is a token (`Auth.Token`), or a GitHub App (`app_auth.InstallationAuth`, PyGithub's own
+refreshing installation auth): its token exchange runs on a requester of its own, which gets the
+same counting connection class, letting through only GET and that exchange's POST.
 """
 
 from __future__ import annotations
@@ -9,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from github import Auth, Github, GithubRetry
 from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass, Requester
 
+from custodian.providers.github.app_auth import Exempt, GithubAppCredentials, InstallationAuth
 from custodian.providers.wire import CallCounter, check_method
 
 
@@ -28,17 +32,32 @@ class GithubSettings:
     timeout_s: int = 30
     max_rate_limit_wait_s: int = 300
     secondary_rate_wait_s: float = 60.0
+    app: GithubAppCredentials | None = None  # authenticate as this GitHub App (then `token` is "")
+
+    def __post_init__(self) -> None:
+        if bool(self.token) == (self.app is not None):
+            raise ValueError("GithubSettings needs exactly one of a token or GitHub App credentials")
 
 
-def _guarded(base: type[Any], read_only: bool, counter: CallCounter) -> type[Any]:
+def _guarded(base: type[Any], read_only: bool, counter: CallCounter, exempt: Exempt | None = None) -> type[Any]:
     class Guarded(base):  # type: ignore[misc]
         def request(self, verb: str, url: str, input: Any, headers: dict[str, str], stream: bool = False) -> None:  # noqa: A002
-            check_method(verb, url, read_only)
+            if exempt is None or not exempt(verb, url):
+                check_method(verb, url, read_only)
             counter.add("github", verb)
             super().request(verb, url, input, headers, stream)
 
     Guarded.__name__ = f"{'ReadOnly' if read_only else 'Counted'}{base.__name__}"
     return Guarded
+
+
+def install_guard(requester: Requester, read_only: bool, counter: CallCounter, exempt: Exempt | None = None) -> None:
+    """Make every request of `requester` go through the guarded, counting connection class."""
+    attribute = "_Requester__connectionClass"
+    if not hasattr(requester, attribute):  # fail closed if PyGithub's internals move
+        raise RuntimeError("cannot install the read-only guard on this PyGithub version")
+    base = HTTPSRequestsConnectionClass if requester.scheme == "https" else HTTPRequestsConnectionClass
+    setattr(requester, attribute, _guarded(base, read_only, counter, exempt))
 
 
 class GithubSession:
@@ -48,8 +67,18 @@ class GithubSession:
         self.settings = settings
         self.counter = counter
         retry = GithubRetry(total=6, secondary_rate_wait=settings.secondary_rate_wait_s)
+        auth: Auth.Auth
+        if settings.app is None:
+            auth = Auth.Token(settings.token)
+        else:  # the exchange's own requester: GET and the exchange POST only, even when applying
+            auth = InstallationAuth(
+                settings.app,
+                base_url=settings.base_url,
+                org=settings.org,
+                guard=lambda requester, exempt: install_guard(requester, True, counter, exempt),
+            )
         self.github = Github(
-            auth=Auth.Token(settings.token),
+            auth=auth,
             base_url=settings.base_url,
             per_page=settings.per_page,
             timeout=settings.timeout_s,
@@ -58,13 +87,7 @@ class GithubSession:
             seconds_between_writes=None,
             lazy=True,
         )
-        requester: Requester = self.github.requester
-        scheme = urlsplit(settings.base_url).scheme
-        attribute = "_Requester__connectionClass"
-        if not hasattr(requester, attribute):  # fail closed if PyGithub's internals move
-            raise RuntimeError("cannot install the read-only guard on this PyGithub version")
-        base = HTTPSRequestsConnectionClass if scheme == "https" else HTTPRequestsConnectionClass
-        setattr(requester, attribute, _guarded(base, settings.read_only, counter))
+        install_guard(self.github.requester, settings.read_only, counter)
 
     @property
     def requester(self) -> Requester:
