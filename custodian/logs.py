@@ -35,6 +35,9 @@ def configure(log_format: str = "text", verbose: bool = False) -> logging.Logger
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
     logger.propagate = False
+    # azure-identity logs each failed token request as a multi-line WARNING on the root logger (plain
+    # text, even with --log-format json); the run's COLLECT findings carry the credential and Entra's reason
+    logging.getLogger("azure.identity").setLevel(logging.DEBUG if verbose else logging.ERROR)
     return logger
 
 

@@ -35,7 +35,8 @@ def ledger_state(config: Path) -> tuple[list[object], list[object]]:
 
 
 def test_place_list_release(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["hold", "add", "-c", str(config), "--version", "v0.0.1", "--reason", "CAB-1", "--by", "alice"]) == 0
+    add = ["hold", "add", "-c", str(config), "--version", "v0.0.1", "--reason", "CAB-1", "--by", "alice"]
+    assert main([*add, "--no-check"]) == 0  # no provider here: the lookup is tests/integration/test_hold_lookup.py
     out = capsys.readouterr().out
     hold_id = out.split()[1]
     assert hold_id.startswith("H-") and "until" in out
@@ -99,7 +100,8 @@ def test_argument_errors_exit_2(config: Path, args: list[str], capsys: pytest.Ca
 def test_release_unknown_or_twice(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["hold", "release", "H-00000000", "-c", str(config), "--by", "b", "--reason", "r"]) == 2
     assert "H-00000000" in capsys.readouterr().err
-    assert main(["hold", "add", "-c", str(config), "--account", "v0.0.1-qa-gh-sa", "--reason", "r", "--by", "a"]) == 0
+    add = ["hold", "add", "-c", str(config), "--account", "v0.0.1-qa-gh-sa", "--reason", "r", "--by", "a"]
+    assert main([*add, "--no-check"]) == 0
     hold_id = capsys.readouterr().out.split()[1]
     assert main(["hold", "release", hold_id, "-c", str(config), "--by", "b", "--reason", "r"]) == 0
     before = ledger_state(config)

@@ -7,26 +7,47 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from custodian.config import ConfigError, config_schema, load_config
+from custodian.config.advice import config_warnings
 from custodian.errors import BadInputError, ExitCode
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    raw = argparse.RawDescriptionHelpFormatter
     parser = subparsers.add_parser(
         "config",
         help="validate a configuration file or print its JSON Schema",
-        description="The configuration is one YAML file; unknown keys are errors. ${VAR} in a value is "
-        "replaced by that environment variable; secrets are referenced as {env: NAME} or {file: PATH}.",
+        formatter_class=raw,
+        description="The configuration is one YAML file; unknown keys are errors. ${VAR} in a value is replaced\n"
+        "by that environment variable; secrets are referenced as {env: NAME} or {file: PATH}.\n\n"
+        "examples:\n"
+        "  release-custodian config validate release-custodian.yaml\n"
+        "  release-custodian config schema > release-custodian.schema.json",
     )
     commands = parser.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
     validate = commands.add_parser(
         "validate",
         help="check a configuration file; print every problem with its line and key path (exit 2 if any)",
+        formatter_class=raw,
+        description="Every problem, as FILE:LINE: key.path: problem (exit 2). A valid file may still get\n"
+        "warnings (exit 0): an empty enforce allowlist while mode is enforce or a reaper is configured,\n"
+        "and in enforce mode caps left at their defaults or set very high.\n\n"
+        "examples:\n"
+        "  release-custodian config validate release-custodian.yaml\n"
+        "  release-custodian config validate custodian/sandbox/sandbox-config.yaml   # after loading its env file",
     )
     validate.add_argument("file", type=Path, help="the YAML configuration file")
     validate.set_defaults(handler=cmd_validate)
-    schema = commands.add_parser("schema", help="print the JSON Schema of the configuration")
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of the configuration",
+        formatter_class=raw,
+        description="examples:\n"
+        "  release-custodian config schema > release-custodian.schema.json   # for an editor's YAML support\n"
+        "  release-custodian config schema | jq '.properties | keys'",
+    )
     schema.set_defaults(handler=cmd_schema)
 
 
@@ -38,10 +59,15 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         raise BadInputError(
             f"{args.file}: {count} problem{'s' if count != 1 else ''}:\n" + "\n".join(exc.problems)
         ) from exc
+    warnings = config_warnings(config, args.file.read_text(encoding="utf-8"), str(args.file))
+    err = Console(stderr=True, soft_wrap=True)
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    tally = f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""
     console.print(
         f"{args.file}: valid (mode {config.mode.value}, {len(config.azure.subscriptions)} subscription(s), "
         f"{len(config.azure.registries)} registr{'y' if len(config.azure.registries) == 1 else 'ies'}, "
-        f"digest {config.digest()})",
+        f"digest {config.digest()}){tally}",
         highlight=False,
     )
     return ExitCode.OK

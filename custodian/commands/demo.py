@@ -66,14 +66,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="a configuration to run instead of the sandbox's (its ledger and reports go to --out)",
     )
+    demo.add_argument(
+        "--no-blobs",
+        action="store_true",
+        help="without Azurite (the blob emulator, from npm): the story of accounts and Azure resources only",
+    )
     demo.add_argument("--log-format", choices=("text", "json"), default="text", help="progress log format")
     demo.set_defaults(handler=cmd_demo)
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
-    from custodian.sandbox.azurite import AzuriteUnavailableError
-    from custodian.sandbox.runtime import Sandbox
-    from custodian.sandbox.scenario import ScenarioError, load_scenario, resolved_holds
+    try:
+        from custodian.sandbox.azurite import AzuriteUnavailableError
+        from custodian.sandbox.runtime import Sandbox
+        from custodian.sandbox.scenario import ScenarioError, load_scenario, resolved_holds
+    except ImportError as exc:  # the emulators' own dependencies are the `sandbox` extra
+        raise BadInputError(
+            f"the sandbox needs its extra ({exc.name} is missing): pip install 'release-custodian[sandbox]'"
+        ) from exc
 
     try:
         scenario = load_scenario(args.scenario)
@@ -87,7 +97,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     (out / ".release-custodian-demo").touch()
     progress = LogProgress(configure(args.log_format))
 
-    sandbox = Sandbox(scenario, workdir=out / "sandbox")
+    sandbox = Sandbox(scenario, workdir=out / "sandbox", with_azurite=not args.no_blobs)
     try:
         env = sandbox.start()
     except AzuriteUnavailableError as exc:
@@ -98,12 +108,13 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
             config = load_config(args.config or SANDBOX_CONFIG)
         except ConfigError as exc:
             raise BadInputError("\n".join(exc.problems)) from exc
-        config = config.model_copy(
-            update={
-                "ledger": LedgerConfig(url=f"sqlite:///{(out / 'ledger' / 'ledger.sqlite').resolve()}"),
-                "reports": ReportsConfig(directory=out / "reports"),
-            }
-        )
+        updates: dict[str, object] = {
+            "ledger": LedgerConfig(url=f"sqlite:///{(out / 'ledger' / 'ledger.sqlite').resolve()}"),
+            "reports": ReportsConfig(directory=out / "reports"),
+        }
+        if args.no_blobs and config.reaper is not None:
+            updates["reaper"] = config.reaper.model_copy(update={"storage_accounts": []})
+        config = config.model_copy(update=updates)
         clock = sandbox.clock.now
         ledger = Ledger.open(config.ledger.url)
         try:

@@ -16,12 +16,25 @@ from custodian.run import Providers, RunTuning, account_findings, report_holds, 
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("release", help="look at one release version")
+    parser = subparsers.add_parser(
+        "release",
+        help="look at one release version",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="examples:\n  release-custodian release status v0.0.1 -c release-custodian.yaml",
+    )
     commands = parser.add_subparsers(dest="release_command", required=True, metavar="COMMAND")
     status = commands.add_parser(
         "status",
         parents=[config_parent()],
         help="the timeline of a version and the state of each of its accounts (read-only)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "When each stage of the version started (and from which evidence), its production deployments,\n"
+            "each of its accounts with its credentials, and the findings on them. Read-only on the wire.\n\n"
+            "examples:\n"
+            "  release-custodian release status v0.0.1\n"
+            "  release-custodian release status v0.0.2 -c release-custodian.yaml --log-format json"
+        ),
     )
     status.add_argument("version", help="a release version, e.g. v0.0.1")
     status.set_defaults(handler=cmd_status)

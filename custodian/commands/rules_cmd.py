@@ -13,7 +13,12 @@ from custodian.rules.registry import RULES, markdown_table
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("rules", help="the rules: what each checks, whether and how it acts")
+    parser = subparsers.add_parser(
+        "rules",
+        help="the rules: what each checks, whether and how it acts",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="examples:\n  release-custodian rules list\n  release-custodian rules list --format json",
+    )
     commands = parser.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
     listing = commands.add_parser(
         "list",

@@ -17,6 +17,7 @@ from custodian.commands.common import (
     utcnow,
     when,
 )
+from custodian.commands.report_options import add_report_options, with_report_options
 from custodian.commands.terminal import print_result
 from custodian.config import Config
 from custodian.model import RunMode
@@ -49,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "  release-custodian audit -c release-custodian.yaml\n"
             "  release-custodian audit --as-of now+36h      # a forecast: what will be due in 36 hours?\n"
             "  release-custodian audit --only reaper -q     # leftovers and orphans, summary lines only\n"
-            "  release-custodian audit --format json | jq '.findings[] | select(.status == \"FAIL\")'"
+            "  release-custodian audit --format json | jq '.findings[] | select(.status == \"FAIL\")'\n"
+            "  release-custodian audit --report-formats json,sarif,ocsf --output-directory out/  # code scanning"
         ),
     )
     audit.add_argument(
@@ -95,6 +97,7 @@ def cmd_enforce(args: argparse.Namespace, console: Console) -> int:
 
 
 def _run(args: argparse.Namespace, console: Console, config: Config, request: RunRequest) -> int:
+    config = with_report_options(config, args)  # --report-formats, --output-directory
     with open_ledger(config) as ledger, progress_reporter(console, args.log_format) as progress:
         outcome = run_lifecycle(config, request, ledger=ledger, clock=utcnow, progress=progress)
     if args.format == "json":  # for scripts: the canonical document on stdout, nothing else
@@ -112,6 +115,7 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         default="table",
         help="table: for people (default); json: the run's findings.json on stdout, for scripts",
     )
+    add_report_options(parser)  # --report-formats, --output-directory
 
 
 def print_outcome(console: Console, outcome: RunOutcome, *, quiet: bool = False) -> None:
@@ -125,5 +129,5 @@ def print_outcome(console: Console, outcome: RunOutcome, *, quiet: bool = False)
     print_result(console, outcome.result, quiet=quiet)
     calls = ", ".join(f"{p} {sum(m.values())}" for p, m in outcome.api_calls.items())
     console.print(f"API calls: {calls or 'none'}", highlight=False)
-    console.print(f"reports: {escape(str(outcome.reports.report_html))}", highlight=False)
+    console.print(f"reports: {escape(str(outcome.reports.main))}", highlight=False)
     console.print(f"exit code: {int(outcome.exit_code)} ({outcome.exit_code.name.lower().replace('_', ' ')})")

@@ -47,37 +47,22 @@ class HoldsLedger(ABC):
         max_duration: timedelta,
     ) -> Hold:
         """Place a hold on a version or an account from `at` until `until`; journals a `placed` event."""
-        kind = hold_target(target_type)
-        target = checked_text("hold target", target, 256)
-        reason = checked_text("hold reason", reason, None)
-        by = checked_text("hold placed_by (by)", by, 128)
-        start = aware("at", at)
-        end = aware("until", until)
-        if max_duration <= timedelta(0):
-            raise LedgerInputError(f"max_duration must be positive, got {duration_text(max_duration)}")
-        if end <= start:
-            raise LedgerInputError(f"hold until {end.isoformat()} must be after its start {start.isoformat()}")
-        if end - start > max_duration:
-            raise LedgerInputError(
-                f"hold of {duration_text(end - start)} exceeds the maximum hold duration of "
-                f"{duration_text(max_duration)}"
-            )
+        checked = check_hold(target_type, target, reason, by, at, until, max_duration)
         with self._write() as conn:
-            hold_id = _new_hold_id(conn)
-            hold = Hold(hold_id, kind, target, reason, by, start, end)
+            hold = dataclasses.replace(checked, hold_id=_new_hold_id(conn))
             conn.execute(
                 t.holds.insert(),
                 {
-                    "id": hold_id,
-                    "target_type": kind.value,
-                    "target": target,
-                    "reason": reason,
-                    "placed_by": by,
-                    "placed_at": start,
-                    "until": end,
+                    "id": hold.hold_id,
+                    "target_type": hold.target_type.value,
+                    "target": hold.target,
+                    "reason": hold.reason,
+                    "placed_by": hold.placed_by,
+                    "placed_at": hold.placed_at,
+                    "until": hold.until,
                 },
             )
-            _hold_event(conn, hold_id, HoldEventKind.PLACED, by, reason, start)
+            _hold_event(conn, hold.hold_id, HoldEventKind.PLACED, hold.placed_by, hold.reason, hold.placed_at)
         return hold
 
     def release_hold(self, hold_id: str, by: str, reason: str, at: datetime) -> Hold:
@@ -140,6 +125,36 @@ class HoldsLedger(ABC):
                 HoldEvent(row.hold_id, HoldEventKind(row.event), row.actor, row.reason, row.at)
                 for row in conn.execute(query)
             ]
+
+
+def check_hold(
+    target_type: HoldTarget | str,
+    target: str,
+    reason: str,
+    by: str,
+    at: datetime,
+    until: datetime,
+    max_duration: timedelta,
+) -> Hold:
+    """The hold `place_hold` would place (its id still empty), or `LedgerInputError` saying why not.
+
+    Writes nothing: a command checks what a person typed before it spends time looking the target up.
+    """
+    kind = hold_target(target_type)
+    target = checked_text("hold target", target, 256)
+    reason = checked_text("hold reason", reason, None)
+    by = checked_text("hold placed_by (by)", by, 128)
+    start = aware("at", at)
+    end = aware("until", until)
+    if max_duration <= timedelta(0):
+        raise LedgerInputError(f"max_duration must be positive, got {duration_text(max_duration)}")
+    if end <= start:
+        raise LedgerInputError(f"hold until {end.isoformat()} must be after its start {start.isoformat()}")
+    if end - start > max_duration:
+        raise LedgerInputError(
+            f"hold of {duration_text(end - start)} exceeds the maximum hold duration of {duration_text(max_duration)}"
+        )
+    return Hold("", kind, target, reason, by, start, end)
 
 
 def _new_hold_id(conn: Connection) -> str:

@@ -51,6 +51,7 @@ class RunRecord:
     info: RunInfo
     outcome: str | None  # None while running, or forever if the run crashed
     counts: Mapping[str, int] = field(default_factory=dict)
+    costs: Mapping[str, Any] | None = None  # its cost totals (findings.json `costs`), when it recorded them
 
     @property
     def finished(self) -> bool:
@@ -207,7 +208,7 @@ def run_record(row: Row[Any]) -> RunRecord:
         tool_version=row.tool_version,
         as_of=row.as_of,
     )
-    return RunRecord(info=info, outcome=row.outcome, counts=dict(row.counts or {}))
+    return RunRecord(info=info, outcome=row.outcome, counts=dict(row.counts or {}), costs=row.costs)
 
 
 def plan_json(action: Action) -> dict[str, Any]:

@@ -7,7 +7,7 @@ JSON columns hold plain JSON-able values only.
 The migrations in `migrations/versions/` must produce exactly these tables; a test compares the
 migrated database with this metadata. Add later tables here and in a new migration, never by
 editing an applied one (0001: runs, findings, journal, holds; 0002: job_runs, leases; 0003: the
-journal's `plan` column, tag_sightings).
+journal's `plan` column, tag_sightings; 0004: the runs' `costs` column).
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ runs = Table(
     Column("as_of", UTCDateTime(), nullable=True),
     Column("outcome", String(32), nullable=True),  # NULL while running (or after a crash)
     Column("counts", JSON(), nullable=True),
+    Column("costs", JSON(), nullable=True),  # revision 0004: the run's cost totals (findings.json `costs`)
     Index("ix_runs_started_at", "started_at"),
 )
 

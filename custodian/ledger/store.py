@@ -46,6 +46,7 @@ from custodian.ledger.rows import (
     finding_key,
     finding_of_row,
     finding_row,
+    jsonable,
     require_run,
     run_record,
 )
@@ -158,11 +159,20 @@ class Ledger(SchedulingLedger, JournalLedger, HoldsLedger):
         except IntegrityError as exc:  # a concurrent start_run with the same id won the race
             raise LedgerInputError(f"run {run_id!r} already exists in the ledger") from exc
 
-    def finish_run(self, run_id: str, finished_at: datetime, counts: Mapping[str, int], outcome: str) -> None:
-        """Record how a run ended: its finish time, finding counts and outcome (e.g. `ok`, `incomplete`)."""
+    def finish_run(
+        self,
+        run_id: str,
+        finished_at: datetime,
+        counts: Mapping[str, int],
+        outcome: str,
+        costs: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record how a run ended: its finish time, finding counts, outcome (e.g. `ok`, `incomplete`) and,
+        for the finance trend, its cost totals (plain JSON: findings.json's `costs` document)."""
         finished = aware("finished_at", finished_at)
         outcome_text = checked_text("outcome", str(outcome), 32)
         counts_value = counts_json(counts)
+        costs_value = None if costs is None else jsonable(dict(costs), "costs")
         with self._write() as conn:
             started_at, previous = self._lock_run(conn, run_id)
             if previous is not None:
@@ -175,7 +185,7 @@ class Ledger(SchedulingLedger, JournalLedger, HoldsLedger):
             conn.execute(
                 t.runs.update()
                 .where(t.runs.c.id == run_id)
-                .values(finished_at=finished, outcome=outcome_text, counts=counts_value)
+                .values(finished_at=finished, outcome=outcome_text, counts=counts_value, costs=costs_value)
             )
 
     def get_run(self, run_id: str) -> RunRecord | None:
@@ -191,6 +201,20 @@ class Ledger(SchedulingLedger, JournalLedger, HoldsLedger):
         query = select(t.runs).order_by(t.runs.c.started_at.desc(), t.runs.c.id.desc()).limit(limit)
         with self._read() as conn:
             return [run_record(row) for row in conn.execute(query)]
+
+    def runs_since(self, since: datetime, limit: int = 10_000) -> list[RunRecord]:
+        """The runs started at or after `since`, oldest first (at most `limit`, the newest of them)."""
+        start = aware("since", since)
+        if limit < 1:
+            raise LedgerInputError(f"limit must be >= 1, got {limit}")
+        query = (
+            select(t.runs)
+            .where(t.runs.c.started_at >= start)
+            .order_by(t.runs.c.started_at.desc(), t.runs.c.id.desc())
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [run_record(row) for row in reversed(conn.execute(query).all())]
 
     # -- findings ----------------------------------------------------------------------------------
 

@@ -20,6 +20,14 @@ from custodian.model.azure import (
     id_key,
 )
 from custodian.model.findings import Cost, Finding, Hold, HoldTarget, Severity, Status, Subject
+from custodian.model.reporting import (
+    DEFAULT_COST_CENTER_TAG_KEYS,
+    DEFAULT_OWNER_TAG_KEYS,
+    DEFAULT_SARIF_ARTIFACT,
+    CostPoint,
+    ReportContext,
+    RuleInfo,
+)
 from custodian.model.run import (
     TIMELINE_UNIT,
     CollectionError,
@@ -35,6 +43,9 @@ from custodian.model.vocabulary import ARM_KINDS, ARM_TYPES, Provider, ResourceK
 __all__ = [
     "ARM_KINDS",
     "ARM_TYPES",
+    "DEFAULT_COST_CENTER_TAG_KEYS",
+    "DEFAULT_OWNER_TAG_KEYS",
+    "DEFAULT_SARIF_ARTIFACT",
     "TIMELINE_UNIT",
     "AccountKind",
     "Action",
@@ -47,6 +58,7 @@ __all__ = [
     "Cascade",
     "CollectionError",
     "Cost",
+    "CostPoint",
     "Credential",
     "CredentialKind",
     "DeleteOption",
@@ -58,8 +70,10 @@ __all__ = [
     "PriceTableInfo",
     "Provider",
     "ReleaseTimeline",
+    "ReportContext",
     "ResourceFacts",
     "ResourceKind",
+    "RuleInfo",
     "RunInfo",
     "RunMode",
     "RunResult",

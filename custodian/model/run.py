@@ -11,6 +11,7 @@ from custodian.model.accounts import ServiceAccount
 from custodian.model.actions import ActionRecord
 from custodian.model.azure import AzureResource, Blob
 from custodian.model.findings import Finding, Hold, Status
+from custodian.model.reporting import ReportContext
 from custodian.model.timeline import ReleaseTimeline
 from custodian.model.vocabulary import Provider, Scope
 
@@ -94,6 +95,7 @@ class RunResult:
     stages: tuple[str, ...] = ("qa", "uat", "prod")
     price_table: PriceTableInfo | None = None  # set when the run estimated costs (the reaper ran)
     incomplete: tuple[str, ...] = ()  # why the run is incomplete (units not inventoried, actions not confirmed)
+    context: ReportContext = field(default_factory=ReportContext)  # labels, rules and the cost trend for reports
 
     @property
     def forecast(self) -> bool:

@@ -12,10 +12,11 @@ import os
 import re
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from custodian.model import ActionRecord, Finding, Hold, RunInfo, RunResult, Status, Subject
+from custodian.model import ActionRecord, Cost, Finding, Hold, RunInfo, RunResult, Status, Subject
 
 STATUS_ORDER: tuple[Status, ...] = (Status.FAIL, Status.ERROR, Status.WARN, Status.HELD, Status.FIXED, Status.PASS)
 """Worst first: the order of findings in every report and of the `counts` object."""
@@ -79,6 +80,37 @@ def sorted_actions(result: RunResult) -> list[ActionRecord]:
 
 def sorted_holds(result: RunResult) -> list[Hold]:
     return sorted(result.holds, key=lambda hold: (utc(hold.placed_at), hold.hold_id))
+
+
+@dataclass(frozen=True)
+class TagHold:
+    """An object kept by the hold tag on it (`reaper.hold_tag`), as the engine found it: not a ledger hold."""
+
+    tag: str  # `key=value` as written on the object
+    subject: Subject
+    rules: tuple[str, ...]  # the rules that would have marked or deleted it
+    cost: Cost | None  # its highest estimate per month, when priced
+
+
+def tag_holds(result: RunResult) -> list[TagHold]:
+    """Every object a hold tag protects (HELD findings whose evidence names the `hold` tag), one per
+    object, in report order."""
+    grouped: dict[tuple[str, ...], list[Finding]] = {}
+    for finding in sorted_findings(result):
+        if finding.status is Status.HELD and finding.evidence.get("hold"):
+            grouped.setdefault(subject_key(finding.subject), []).append(finding)
+    out = []
+    for findings in grouped.values():
+        costs = [f.cost for f in findings if f.cost is not None]
+        out.append(
+            TagHold(
+                tag=str(findings[0].evidence["hold"]),
+                subject=findings[0].subject,
+                rules=tuple(dict.fromkeys(f.rule for f in findings)),
+                cost=max(costs, key=lambda c: c.monthly) if costs else None,
+            )
+        )
+    return out
 
 
 def reference_time(run: RunInfo) -> datetime:

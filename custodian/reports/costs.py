@@ -7,12 +7,17 @@
 - **Waste found** sums the rows whose status is FAIL (or FIXED: found, then reclaimed by this run);
   **waste held** the HELD rows; **waste reclaimed** the rows whose subject has a DELETE_RESOURCE
   action DONE (deleted and confirmed by a re-read) in this run. Reclaimed is a part of found.
+  **Needs a decision** sums the WARN rows: report-only findings that cost money (a stopped VM still
+  paying for its disks, a prod-stage or managed object the custodian never deletes), which no
+  action will reclaim; someone has to decide. Every amount is per month; `per_year` is x12.
 - Sums are in the run's currency (the price table's, else the most common one); rows in another
   currency are summed apart (`other_currencies`), never added to it.
 - `subscription` and `resource_group` come from an ARM resource id (or a `/subscriptions/...`
   scope); a subject without one (a blob: its scope is the storage account) has neither, and is
   grouped under its scope in `by_subscription`. `size_sku` joins the size and SKU facts found in the
-  evidence (`SIZE_SKU_KEYS`, as `key=value`).
+  evidence (`SIZE_SKU_KEYS`, as `key=value`). `subscription_name` is the display name ARM lists
+  (`RunResult.context`); `owner` and `cost_center` are the values of the first configured tag keys
+  present on the resource (its evidence's `tags`).
 
 Money is `Decimal`, rounded to cents, rendered as strings ("12.34") so that no float creeps in.
 """
@@ -28,29 +33,14 @@ from typing import Any
 
 from custodian.model import ActionKind, ActionOutcome, ActionRecord, Finding, RunResult, Status, Subject
 
-from .common import status_rank, utc, worst_status
+from .common import incomplete_note, status_rank, utc, worst_status
+from .labels import SIZE_SKU_KEYS, arm_parts, size_sku, tag_value
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 NONE_LABEL = "(none)"
-
-SIZE_SKU_KEYS: tuple[str, ...] = (
-    "sku",
-    "vm_size",
-    "vmSize",
-    "size",
-    "tier",
-    "disk_size_gb",
-    "diskSizeGB",
-    "size_gb",
-    "size_bytes",
-)
-"""Evidence keys whose values describe a resource's size or SKU, in the order they are shown."""
-
-_ARM_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)(?:/resourceGroups/(?P<rg>[^/]+))?(?:/providers/(?P<type>[^/]+/[^/]+))?",
-    re.IGNORECASE,
-)
+MONTHS_PER_YEAR = 12
+NEEDS_DECISION = Status.WARN  # report only, and it costs money: no action reclaims it, someone must decide
 
 
 def money(amount: Decimal) -> str:
@@ -58,18 +48,9 @@ def money(amount: Decimal) -> str:
     return str(amount.quantize(CENT, ROUND_HALF_UP))
 
 
-def arm_parts(*candidates: str | None) -> tuple[str, str]:
-    """(subscription, resource group) from the first ARM id or `/subscriptions/...` scope given."""
-    for text in candidates:
-        match = _ARM_ID.match(text or "")
-        if match:
-            return match.group("sub"), match.group("rg") or ""
-    return "", ""
-
-
-def size_sku(finding: Finding) -> str:
-    parts = [f"{key}={finding.evidence[key]}" for key in SIZE_SKU_KEYS if finding.evidence.get(key)]
-    return " ".join(parts)
+def per_year(monthly: Decimal) -> Decimal:
+    """The annualised figure of a monthly amount (x12)."""
+    return monthly * MONTHS_PER_YEAR
 
 
 def subject_id(subject: Subject) -> tuple[str, str, str, str]:
@@ -102,6 +83,10 @@ class CostRow:
     scope: str
     resource_id: str
     basis: str
+    subscription_name: str = ""
+    owner: str = ""
+    cost_center: str = ""
+    message: str = ""  # what the worst finding about it says (why it needs a decision, for WARN rows)
 
     @property
     def rule(self) -> str:
@@ -122,12 +107,14 @@ class Bucket:
     reclaimed: Decimal
     held: Decimal
     items: int
+    needs_decision: Decimal = ZERO
 
     def document(self) -> dict[str, str | int]:
         return {
             "found": money(self.found),
             "reclaimed": money(self.reclaimed),
             "held": money(self.held),
+            "needs_decision": money(self.needs_decision),
             "items": self.items,
         }
 
@@ -139,6 +126,16 @@ class Totals:
     held: Decimal
     all_items: Decimal
     items: int
+    needs_decision: Decimal = ZERO
+
+    def document(self) -> dict[str, str | int]:
+        return {
+            "found": money(self.found),
+            "reclaimed": money(self.reclaimed),
+            "held": money(self.held),
+            "needs_decision": money(self.needs_decision),
+            "items": self.items,
+        }
 
 
 @dataclass(frozen=True)
@@ -154,8 +151,13 @@ class CostSummary:
     by_subscription: tuple[Bucket, ...]
 
     def top(self, n: int = 5) -> list[CostRow]:
-        """The `n` most expensive FAIL or HELD rows in the run's currency."""
-        return [r for r in self.rows if r.currency == self.currency and r.status in (Status.FAIL, Status.HELD)][:n]
+        """The `n` most expensive FAIL, HELD or needs-a-decision (WARN) rows in the run's currency."""
+        wanted = (Status.FAIL, Status.HELD, NEEDS_DECISION)
+        return [r for r in self.rows if r.currency == self.currency and r.status in wanted][:n]
+
+    def needs_decision(self) -> list[CostRow]:
+        """The report-only rows that cost money, in the run's currency, most expensive first."""
+        return [r for r in self.rows if r.currency == self.currency and r.status is NEEDS_DECISION]
 
 
 def has_costs(result: RunResult) -> bool:
@@ -183,6 +185,7 @@ def cost_rows(result: RunResult) -> list[CostRow]:
         if finding.cost is not None:
             grouped.setdefault(subject_id(finding.subject), []).append(finding)
     latest, confirmed = _latest_actions(result.actions)
+    context = result.context
     rows = []
     for findings in grouped.values():
         findings.sort(key=lambda f: (status_rank(f.status), f.rule))
@@ -192,6 +195,7 @@ def cost_rows(result: RunResult) -> list[CostRow]:
         subscription, group = arm_parts(subject.resource_id, subject.scope)
         record = latest.get(_action_id(subject))
         rules = tuple(dict.fromkeys(f.rule for f in findings))
+        tagged = [f.evidence for f in findings]
         rows.append(
             CostRow(
                 subscription=subscription,
@@ -211,6 +215,10 @@ def cost_rows(result: RunResult) -> list[CostRow]:
                 scope=subject.scope or "",
                 resource_id=subject.resource_id or "",
                 basis=priciest.cost.basis,
+                subscription_name=context.subscription_name(subscription),
+                owner=next((v for e in tagged if (v := tag_value(e, context.owner_tag_keys))), ""),
+                cost_center=next((v for e in tagged if (v := tag_value(e, context.cost_center_tag_keys))), ""),
+                message=findings[0].message,
             )
         )
     rows.sort(key=lambda r: (-r.monthly, status_rank(r.status), r.type, r.name, r.scope))
@@ -225,6 +233,7 @@ def totals(rows: Iterable[CostRow]) -> Totals:
         held=sum((r.monthly for r in rows if r.status is Status.HELD), ZERO),
         all_items=sum((r.monthly for r in rows), ZERO),
         items=len(rows),
+        needs_decision=sum((r.monthly for r in rows if r.status is NEEDS_DECISION), ZERO),
     )
 
 
@@ -235,12 +244,12 @@ def _buckets(rows: list[CostRow], key: Callable[[CostRow], str], order: Callable
     buckets = []
     for name, members in grouped.items():
         sums = totals(members)
-        buckets.append(Bucket(name, sums.found, sums.reclaimed, sums.held, sums.items))
+        buckets.append(Bucket(name, sums.found, sums.reclaimed, sums.held, sums.items, sums.needs_decision))
     return tuple(sorted(buckets, key=order))
 
 
 def _by_cost(bucket: Bucket) -> tuple[Decimal, str]:
-    return (-(bucket.found + bucket.held), bucket.key)
+    return (-(bucket.found + bucket.held + bucket.needs_decision), bucket.key)
 
 
 def _version_key(version: str) -> tuple[tuple[int, int, str], ...]:
@@ -283,15 +292,28 @@ def cost_summary(result: RunResult) -> CostSummary:
 
 
 def costs_document(result: RunResult) -> dict[str, object]:
-    """The `costs` object of findings.json."""
+    """The `costs` object of findings.json (the ledger keeps it too: `runs.costs`, the finance trend)."""
     summary = cost_summary(result)
     table = result.price_table
+    totals = summary.totals
     document: dict[str, object] = {
         "currency": summary.currency,
-        "found": money(summary.totals.found),
-        "reclaimed": money(summary.totals.reclaimed),
-        "held": money(summary.totals.held),
-        "items": summary.totals.items,
+        "found": money(totals.found),
+        "reclaimed": money(totals.reclaimed),
+        "held": money(totals.held),
+        "needs_decision": money(totals.needs_decision),
+        "items": totals.items,
+        "per_year": {
+            name: money(per_year(amount))
+            for name, amount in (
+                ("found", totals.found),
+                ("reclaimed", totals.reclaimed),
+                ("held", totals.held),
+                ("needs_decision", totals.needs_decision),
+            )
+        },
+        "needs_decision_items": [_decision_document(r) for r in summary.needs_decision()],
+        "incomplete": incomplete_note(result) or None,
         "by_rule": {b.key: b.document() for b in summary.by_rule},
         "by_stage": {b.key: b.document() for b in summary.by_stage},
         "by_version": {b.key: b.document() for b in summary.by_version},
@@ -309,14 +331,30 @@ def costs_document(result: RunResult) -> dict[str, object]:
         ),
     }
     if summary.other_currencies:
-        document["other_currencies"] = {
-            c: {"found": money(t.found), "reclaimed": money(t.reclaimed), "held": money(t.held), "items": t.items}
-            for c, t in summary.other_currencies.items()
-        }
+        document["other_currencies"] = {c: t.document() for c, t in summary.other_currencies.items()}
     return document
 
 
+def _decision_document(row: CostRow) -> dict[str, str]:
+    return {
+        "name": row.name,
+        "type": row.type,
+        "subscription": row.subscription,
+        "subscription_name": row.subscription_name,
+        "resource_group": row.resource_group,
+        "rule": row.rule,
+        "owner": row.owner,
+        "cost_center": row.cost_center,
+        "monthly": money(row.monthly),
+        "currency": row.currency,
+        "why": row.message,
+        "resource_id": row.resource_id,
+    }
+
+
 __all__ = [
+    "MONTHS_PER_YEAR",
+    "NEEDS_DECISION",
     "SIZE_SKU_KEYS",
     "Bucket",
     "CostRow",
@@ -328,4 +366,5 @@ __all__ = [
     "costs_document",
     "has_costs",
     "money",
+    "per_year",
 ]

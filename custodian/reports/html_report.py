@@ -13,14 +13,22 @@ Hooks that tests and people can rely on:
   no finding) and `data-count`; its id is `m-<version>-<stage>-<provider>`;
 - `#findings`: one `tr[data-rule][data-status]` per finding (report order), also carrying
   `data-severity`, `data-provider`, `data-version` and `data-stage`;
-- `#holds` (`tr[data-hold-id][data-state]`) and `#actions` (`tr[data-kind][data-outcome]`);
+- `nav#nav`: links to the sections (`a[href="#holds"]`, `a[href="#actions"]`, ...), at the top;
+- `#holds`: the ledger's holds (`tr[data-hold-kind="ledger"][data-hold-id][data-state]`), then the
+  objects kept by their hold tag (`tr[data-hold-kind="tag"][data-hold-tag][data-state="active"]`);
+  `#actions` (`tr[data-kind][data-outcome]`);
 - `#costs`, for a priced run only (see `custodian.reports.costs.has_costs`): the totals
-  (`[data-total="found"|"reclaimed"|"held"]` with `data-value` and `data-currency`), four inline
-  SVG bar charts `svg[data-chart="stage"|"version"|"type"|"subscription"]`, each bar a
-  `g.cost-bar` with `data-key`, `data-found`, `data-reclaimed`, `data-held`, `data-items` and
-  its segments `rect[data-series="reclaimed"|"open"|"held"][data-value]` (open = found and not
-  reclaimed), and the most expensive items in `#cost-items` (`tr[data-name][data-cost]`).
-  Amounts are decimal strings in the run's currency.
+  (`[data-total="found"|"reclaimed"|"held"|"needs_decision"]` with `data-value` (per month),
+  `data-annual` (per year) and `data-currency`), what needs a decision in `#cost-decisions`
+  (`tr[data-name][data-cost]`), four inline SVG bar charts
+  `svg[data-chart="stage"|"version"|"type"|"subscription"]`, each bar a `g.cost-bar` with
+  `data-key`, `data-found`, `data-reclaimed`, `data-held`, `data-needs-decision`, `data-items`
+  and its segments `rect[data-series="reclaimed"|"open"|"held"|"decision"][data-value]` (open =
+  found and not reclaimed), the trend `svg[data-chart="trend"]` (one `g.trend-day` per day with
+  `data-day`, `data-runs`, `data-found`, `data-reclaimed`, `data-held`, `data-needs-decision`;
+  bars `rect[data-series="found"|"reclaimed"]`; see `custodian.reports.trend`), and the most
+  expensive items in `#cost-items` (`tr[data-name][data-cost]`, with subscription name, owner and
+  cost centre). Amounts are decimal strings in the run's currency.
 """
 
 from __future__ import annotations
@@ -28,7 +36,6 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import jinja2
@@ -39,7 +46,6 @@ from .common import (
     STATUS_ORDER,
     hold_state,
     human_utc,
-    incomplete_note,
     iso_utc,
     ordered_counts,
     sorted_actions,
@@ -47,10 +53,12 @@ from .common import (
     sorted_holds,
     status_rank,
     subject_label,
+    tag_holds,
     verdict,
     worst_status,
 )
-from .costs import Bucket, CostSummary, cost_summary, has_costs, money
+from .costs import cost_summary, has_costs, money
+from .html_costs import build_costs
 
 TEMPLATE_NAME = "report.html.j2"
 
@@ -131,6 +139,18 @@ class HoldView:
 
 
 @dataclass(frozen=True)
+class TagHoldView:
+    tag: str
+    subject: str
+    kind: str
+    name: str
+    resource_id: str
+    rules: str
+    cost: str
+    currency: str
+
+
+@dataclass(frozen=True)
 class ActionView:
     at: str
     kind: str
@@ -140,185 +160,6 @@ class ActionView:
     outcome: str
     reason: str
     detail: str
-
-
-CHART_WIDTH = 640
-CHART_LABEL_WIDTH = 170
-CHART_BAR_WIDTH = 330
-CHART_ROW = 26
-CHART_BAR_HEIGHT = 16
-CHART_TOP = 6
-CHART_TITLES = {
-    "stage": "by stage",
-    "version": "by version",
-    "type": "by resource type",
-    "subscription": "by subscription (or storage account)",
-}
-
-
-@dataclass(frozen=True)
-class BarSegment:
-    series: str  # reclaimed | open | held
-    value: str
-    x: float
-    width: float
-
-
-@dataclass(frozen=True)
-class BarView:
-    key: str
-    label: str
-    found: str
-    reclaimed: str
-    held: str
-    total: str
-    items: int
-    y: float
-    text_y: float
-    value_x: float
-    segments: tuple[BarSegment, ...]
-
-
-@dataclass(frozen=True)
-class ChartView:
-    name: str
-    title: str
-    width: int
-    height: int
-    label_x: int
-    track_x: int
-    track_width: int
-    bar_height: int
-    bars: tuple[BarView, ...]
-
-
-@dataclass(frozen=True)
-class CostItemView:
-    name: str
-    type: str
-    subscription: str
-    resource_group: str
-    version: str
-    stage: str
-    rule: str
-    size_sku: str
-    status: str
-    cost: str
-    currency: str
-    action: str
-    confirmed: bool
-    basis: str
-
-
-@dataclass(frozen=True)
-class CostsView:
-    currency: str
-    found: str
-    reclaimed: str
-    held: str
-    items: int
-    charts: tuple[ChartView, ...]
-    top: tuple[CostItemView, ...]
-    more: int
-    price_source: str
-    price_retrieved: str
-    price_region: str
-    other_currencies: tuple[str, ...]
-    incomplete: str = ""  # "incomplete: N scopes not inventoried" (the totals miss what was not seen)
-
-
-def _label(text: str, limit: int = 22) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def build_chart(name: str, buckets: tuple[Bucket, ...]) -> ChartView:
-    """Horizontal stacked bars (reclaimed, open, held) scaled to the largest found + held."""
-    largest = max((b.found + b.held for b in buckets), default=Decimal(0))
-    scale = (Decimal(CHART_BAR_WIDTH) / largest) if largest > 0 else Decimal(0)
-    bars = []
-    for index, bucket in enumerate(buckets):
-        y = CHART_TOP + index * CHART_ROW
-        x = float(CHART_LABEL_WIDTH)
-        segments = []
-        for series, amount in (
-            ("reclaimed", bucket.reclaimed),
-            ("open", max(bucket.found - bucket.reclaimed, Decimal(0))),
-            ("held", bucket.held),
-        ):
-            width = float(amount * scale)
-            if amount > 0:
-                segments.append(BarSegment(series, money(amount), round(x, 2), round(max(width, 1.0), 2)))
-            x += width
-        bars.append(
-            BarView(
-                key=bucket.key,
-                label=_label(bucket.key),
-                found=money(bucket.found),
-                reclaimed=money(bucket.reclaimed),
-                held=money(bucket.held),
-                total=money(bucket.found + bucket.held),
-                items=bucket.items,
-                y=y,
-                text_y=y + CHART_BAR_HEIGHT - 4,
-                value_x=round(x + 6, 2),
-                segments=tuple(segments),
-            )
-        )
-    height = CHART_TOP * 2 + max(len(bars), 1) * CHART_ROW
-    return ChartView(
-        name=name,
-        title=CHART_TITLES[name],
-        width=CHART_WIDTH,
-        height=height,
-        label_x=CHART_LABEL_WIDTH - 8,
-        track_x=CHART_LABEL_WIDTH,
-        track_width=CHART_BAR_WIDTH,
-        bar_height=CHART_BAR_HEIGHT,
-        bars=tuple(bars),
-    )
-
-
-def build_costs(result: RunResult, summary: CostSummary, top: int = 10) -> CostsView:
-    rows = [r for r in summary.rows if r.currency == summary.currency]
-    table = result.price_table
-    return CostsView(
-        incomplete=incomplete_note(result),
-        currency=summary.currency or "",
-        found=money(summary.totals.found),
-        reclaimed=money(summary.totals.reclaimed),
-        held=money(summary.totals.held),
-        items=summary.totals.items,
-        charts=(
-            build_chart("stage", summary.by_stage),
-            build_chart("version", summary.by_version),
-            build_chart("type", summary.by_type),
-            build_chart("subscription", summary.by_subscription),
-        ),
-        top=tuple(
-            CostItemView(
-                name=r.name,
-                type=r.type,
-                subscription=r.subscription or r.scope,
-                resource_group=r.resource_group,
-                version=r.version,
-                stage=r.stage,
-                rule=r.rule,
-                size_sku=r.size_sku,
-                status=r.status.value,
-                cost=money(r.monthly),
-                currency=r.currency,
-                action=f"{r.action} ({r.action_outcome})" if r.action else "",
-                confirmed=r.confirmed,
-                basis=r.basis,
-            )
-            for r in rows[:top]
-        ),
-        more=max(len(rows) - top, 0),
-        price_source=table.source if table else "",
-        price_retrieved=table.retrieved if table else "",
-        price_region=table.region if table else "",
-        other_currencies=tuple(summary.other_currencies),
-    )
 
 
 def version_sort_key(version: str) -> tuple[tuple[int, int, str], ...]:
@@ -432,6 +273,19 @@ def build_context(result: RunResult) -> dict[str, object]:
         "status_titles": {s.value: STATUS_TITLE[s] for s in STATUS_ORDER},
         "matrix": build_matrix(result),
         "costs": build_costs(result, cost_summary(result)) if has_costs(result) else None,
+        "tag_holds": [
+            TagHoldView(
+                tag=t.tag,
+                subject=subject_label(t.subject),
+                kind=t.subject.kind,
+                name=t.subject.provider_name,
+                resource_id=t.subject.resource_id or "",
+                rules=", ".join(t.rules),
+                cost=money(t.cost.monthly) if t.cost else "",
+                currency=t.cost.currency if t.cost else "",
+            )
+            for t in tag_holds(result)
+        ],
         "findings": [_finding_view(f) for f in sorted_findings(result)],
         "holds": [
             HoldView(

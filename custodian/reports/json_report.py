@@ -10,8 +10,10 @@ Its top level is a contract that other tools read; keys may be added, none renam
       "actions":  [{"kind", "key", "rule", "reason", "outcome", "at", "detail", "subject"}],
       "holds":    [{"id", "target_type", "target", "reason", "placed_by", "placed_at", "until",
                     "released_at", "released_by", "release_reason", "active", "state"}],
-      "costs":    {"currency", "found", "reclaimed", "held", "items", "by_rule", "by_stage",
-                   "by_version", "by_type", "by_subscription", "price_table", ["other_currencies"]}
+      "tag_holds": [{"tag", "subject", "rules", "cost"}],
+      "costs":    {"currency", "found", "reclaimed", "held", "needs_decision", "items", "per_year",
+                   "needs_decision_items", "incomplete", "by_rule", "by_stage", "by_version",
+                   "by_type", "by_subscription", "price_table", ["other_currencies"]}
     }
 
 `subject` is `{"provider", "kind", "provider_name", "logical_name", "version", "stage",
@@ -22,11 +24,17 @@ when set, else at `started_at`. Ordering is deterministic (see `custodian.report
 
 Each finding also has `cost`: `{"monthly", "currency", "basis"}` (the estimated monthly cost,
 a decimal string such as "12.34") or null. `costs` holds the run's sums for finance (see
-`custodian.reports.costs`): `found` (FAIL), `reclaimed` (deleted and confirmed) and `held`
-(HELD) as decimal strings in `currency`; each `by_*` maps a rule, stage, version, resource type
-or subscription (the scope when a resource has no subscription, e.g. a storage account) to
-`{"found", "reclaimed", "held", "items"}`; `price_table` is `{"source", "retrieved", "region",
-"currency"}` or null for an unpriced run (then the sums are "0.00" and `currency` is null).
+`custodian.reports.costs`): `found` (FAIL), `reclaimed` (deleted and confirmed), `held`
+(HELD) and `needs_decision` (WARN: report only, and it costs money) as decimal strings per month
+in `currency`, `per_year` the same four x12; `needs_decision_items` lists what needs a decision
+(`{"name", "type", "subscription", "subscription_name", "resource_group", "rule", "owner",
+"cost_center", "monthly", "currency", "why", "resource_id"}`); `incomplete` is null, or says how
+many scopes were not inventoried; each `by_*` maps a rule, stage, version, resource type or
+subscription (the scope when a resource has no subscription, e.g. a storage account) to
+`{"found", "reclaimed", "held", "needs_decision", "items"}`; `price_table` is `{"source",
+"retrieved", "region", "currency"}` or null for an unpriced run (then the sums are "0.00" and
+`currency` is null). `tag_holds` lists the objects kept by their hold tag (`reaper.hold_tag`), one
+per object: the tag as written (`key=value`), the subject, the rules held off, its `cost` or null.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from typing import Any
 from custodian.model import ActionRecord, Cost, Finding, Hold, RunInfo, RunResult, Subject
 
 from .common import (
+    TagHold,
     hold_active,
     hold_state,
     iso_utc,
@@ -45,6 +54,7 @@ from .common import (
     sorted_actions,
     sorted_findings,
     sorted_holds,
+    tag_holds,
     verdict,
 )
 from .costs import costs_document, money
@@ -120,6 +130,15 @@ def hold_document(hold: Hold, run: RunInfo) -> dict[str, Any]:
     }
 
 
+def tag_hold_document(held: TagHold) -> dict[str, Any]:
+    return {
+        "tag": held.tag,
+        "subject": subject_document(held.subject),
+        "rules": list(held.rules),
+        "cost": cost_document(held.cost),
+    }
+
+
 def run_document(result: RunResult) -> dict[str, Any]:
     run = result.run
     document: dict[str, Any] = {
@@ -150,6 +169,7 @@ def build_document(result: RunResult) -> dict[str, Any]:
         "findings": [finding_document(f) for f in sorted_findings(result)],
         "actions": [action_document(a) for a in sorted_actions(result)],
         "holds": [hold_document(h, result.run) for h in sorted_holds(result)],
+        "tag_holds": [tag_hold_document(t) for t in tag_holds(result)],
         "costs": costs_document(result),
     }
 

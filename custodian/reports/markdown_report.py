@@ -4,8 +4,11 @@ GitHub Actions step summary (`$GITHUB_STEP_SUMMARY`).
 Layout: a one-line verdict heading, a run line, a counts table, the failing (FAIL and ERROR)
 findings (at most `max_failing`, then "and N more"), holds (who, why, until) and actions.
 A priced run (the reaper ran: see `custodian.reports.costs.has_costs`) has a finance summary at
-the top, right under the verdict heading: waste found / reclaimed / held per month, the five most
-expensive items, and where the prices come from. An unpriced run's layout is unchanged.
+the top, right under the verdict heading: waste found / reclaimed / held / needs a decision, each
+per month with its annualised figure (x12), what needs a decision (report-only findings that cost
+money), the five most expensive items (with subscription, owner and cost centre), and where the
+prices come from. An unpriced run's layout is unchanged. Holds lists the ledger's holds, then the
+objects kept by their hold tag.
 
 Escaping: free text goes through `md_text` (Markdown punctuation backslash-escaped, `<`, `>`
 and `&` as entities so no HTML gets through, `|` escaped, newlines as `<br>`, long text cut);
@@ -15,6 +18,7 @@ identifiers go in code spans through `md_code` (which also keeps `@name` from no
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from custodian.model import ActionOutcome, ActionRecord, Finding, Hold, RunMode, RunResult, Status
 
@@ -29,9 +33,10 @@ from .common import (
     sorted_findings,
     sorted_holds,
     subject_label,
+    tag_holds,
     verdict,
 )
-from .costs import cost_summary, has_costs, money
+from .costs import CostRow, cost_summary, has_costs, money, per_year
 
 STATUS_ICON: dict[Status, str] = {
     Status.FAIL: "❌",
@@ -171,29 +176,68 @@ def _limited(rows: list[str], limit: int, what: str) -> list[str]:
     return [*rows[:limit], "", f"_…and {len(rows) - limit} more {what} (see findings.json)._"]
 
 
-def finance_summary(result: RunResult, top: int = 5) -> list[str]:
-    """The finance block: totals per month, the `top` most expensive items, the price table."""
+def _subscription(row: CostRow) -> str:
+    if row.subscription_name:
+        return f"{md_text(row.subscription_name, 60)} ({md_code(row.subscription)})"
+    return md_code(row.subscription or row.scope) or "—"
+
+
+def _owner(row: CostRow) -> str:
+    return " · ".join(md_text(v, 60) for v in (row.owner, row.cost_center) if v) or "—"
+
+
+def finance_summary(result: RunResult, top: int = 5, max_decisions: int = 10) -> list[str]:
+    """The finance block: totals per month and per year, what needs a decision, the `top` most
+    expensive items, the price table."""
     summary = cost_summary(result)
     currency = summary.currency or ""
 
-    def amount(value: object) -> str:
-        return f"{value} {md_text(currency)}".strip()
+    def amount(value: Decimal) -> str:
+        return f"{money(value)} {md_text(currency)}/month".strip()
+
+    def both(value: Decimal) -> str:
+        return f"{amount(value)} ({money(per_year(value))} {md_text(currency)}/year)"
 
     totals = summary.totals
     lines = [
-        f"### 💰 Finance summary: estimated monthly cost{f' ({md_text(currency)})' if currency else ''}",
+        f"### 💰 Finance summary: estimated cost per month{f' ({md_text(currency)})' if currency else ''}",
         "",
-        _row(["Waste found", "Reclaimed (deleted, confirmed)", "Held"]),
-        _row(["---:"] * 3),
-        _row([amount(money(totals.found)), amount(money(totals.reclaimed)), amount(money(totals.held))]),
+        _row(["Waste found", "Reclaimed (deleted, confirmed)", "Held", "Needs a decision"]),
+        _row(["---:"] * 4),
+        _row([both(totals.found), both(totals.reclaimed), both(totals.held), both(totals.needs_decision)]),
         "",
     ]
     if incomplete_note(result):
         lines += [f"**{incomplete_note(result)}**: these totals leave out what was not seen.", ""]
+    decisions = summary.needs_decision()
+    if decisions:
+        lines += [
+            f"**Needs a decision**: {len(decisions)} report-only item{'s' if len(decisions) != 1 else ''} "
+            f"cost {both(totals.needs_decision)}; the custodian never acts on them, someone has to decide:",
+            "",
+            _row(["Resource", "Type", "Subscription", "Owner · cost centre", "Rule", "Cost /month", "Why"]),
+            _row(["---"] * 7),
+        ]
+        rows = [
+            _row(
+                [
+                    md_code(r.name),
+                    md_code(r.type),
+                    _subscription(r),
+                    _owner(r),
+                    md_code(r.rule),
+                    amount(r.monthly),
+                    md_text(r.message, 160),
+                ]
+            )
+            for r in decisions
+        ]
+        lines += [*_limited(rows, max_decisions, "items that need a decision"), ""]
     items = summary.top(top)
     if items:
         lines += [f"Top {len(items)} most expensive item{'s' if len(items) != 1 else ''}:", ""]
-        lines += [_row(["#", "Resource", "Type", "Version · stage", "Rule", "Status", "Monthly"]), _row(["---"] * 7)]
+        header = ["#", "Resource", "Type", "Subscription", "Owner · cost centre", "Version · stage", "Rule", "Status"]
+        lines += [_row([*header, "Cost /month"]), _row(["---"] * (len(header) + 1))]
         for rank, row in enumerate(items, 1):
             placed = " · ".join(p for p in (row.version, row.stage) if p) or "—"
             lines.append(
@@ -202,10 +246,12 @@ def finance_summary(result: RunResult, top: int = 5) -> list[str]:
                         str(rank),
                         md_code(row.name),
                         md_code(row.type),
+                        _subscription(row),
+                        _owner(row),
                         md_text(placed),
                         md_code(row.rule),
                         f"{STATUS_ICON[row.status]} {row.status.value}" + (" (reclaimed)" if row.confirmed else ""),
-                        amount(money(row.monthly)),
+                        amount(row.monthly),
                     ]
                 )
             )
@@ -239,10 +285,23 @@ def render_markdown(result: RunResult, *, max_failing: int = 50, max_actions: in
     lines.append("")
 
     holds = sorted_holds(result)
-    if holds:
-        lines += [f"### Holds ({len(holds)})", ""]
+    tagged = tag_holds(result)
+    if holds or tagged:
+        lines += [f"### Holds ({len(holds) + len(tagged)})", ""]
         lines += [_row(["Target", "Placed by", "Reason", "Until", "State"]), _row(["---"] * 5)]
         lines += [_hold_row(h, result) for h in holds]
+        lines += [
+            _row(
+                [
+                    md_code(subject_label(t.subject)),
+                    f"hold tag {md_code(t.tag)}",
+                    md_text(f"kept from {', '.join(t.rules)}"),
+                    "while tagged",
+                    "active (tag)",
+                ]
+            )
+            for t in tagged
+        ]
         lines.append("")
 
     actions = sorted_actions(result)

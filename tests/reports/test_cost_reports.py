@@ -183,22 +183,23 @@ def test_cost_csv_totals_agree_with_the_per_finding_costs(result: RunResult, tmp
     assert raw.endswith(b"\r\n") and not raw.startswith(b"\xef\xbb\xbf")  # CRLF, no BOM
     rows = read_csv(text)
     items = [r for r in rows if r["row"] == "item"]
-    totals = {(r["currency"], r["name"]): Decimal(r["estimated_monthly_cost"]) for r in rows if r["row"] == "total"}
-    assert [r["row"] for r in rows] == ["item"] * len(items) + ["total"] * 8  # USD then EUR totals
+    totals = {(r["currency"], r["name"]): Decimal(r["estimated_cost_per_month"]) for r in rows if r["row"] == "total"}
+    assert [r["row"] for r in rows] == ["item"] * len(items) + ["total"] * 10  # USD then EUR totals
 
     want = expected(result)
     usd_items = [r for r in items if r["currency"] == "USD"]
     assert len(usd_items) == want["items"] == 8  # the disk two rules flag is one row
-    assert sum(Decimal(r["estimated_monthly_cost"]) for r in usd_items) == totals[("USD", "all items")] == want["all"]
-    assert sum(Decimal(r["estimated_monthly_cost"]) for r in usd_items if r["status"] == "FAIL") == want["found"]
+    assert sum(Decimal(r["estimated_cost_per_month"]) for r in usd_items) == totals[("USD", "all items")] == want["all"]
+    assert sum(Decimal(r["estimated_cost_per_month"]) for r in usd_items if r["status"] == "FAIL") == want["found"]
     assert totals[("USD", "waste found")] == want["found"] == Decimal("54.32")
-    assert sum(Decimal(r["estimated_monthly_cost"]) for r in usd_items if r["confirmed"] == "yes") == want["reclaimed"]
+    confirmed = [Decimal(r["estimated_cost_per_month"]) for r in usd_items if r["confirmed"] == "yes"]
+    assert sum(confirmed) == want["reclaimed"]
     assert totals[("USD", "waste reclaimed")] == want["reclaimed"] == Decimal("30.38")
-    assert sum(Decimal(r["estimated_monthly_cost"]) for r in usd_items if r["status"] == "HELD") == want["held"]
+    assert sum(Decimal(r["estimated_cost_per_month"]) for r in usd_items if r["status"] == "HELD") == want["held"]
     assert totals[("USD", "waste held")] == want["held"] == Decimal("3.67")
     assert totals[("EUR", "all items")] == totals[("EUR", "waste found")] == Decimal("9.99")  # never added to USD
 
-    costs = [Decimal(r["estimated_monthly_cost"]) for r in usd_items]
+    costs = [Decimal(r["estimated_cost_per_month"]) for r in usd_items]
     assert costs == sorted(costs, reverse=True)  # most expensive first
     by_name = {r["name"]: r for r in items}
     vm = by_name["vm-qa-1"]
@@ -214,7 +215,7 @@ def test_cost_csv_totals_agree_with_the_per_finding_costs(result: RunResult, tmp
     blob_row = by_name["release-artifacts/v0.0.1/qa/report.xml"]
     assert (blob_row["subscription"], blob_row["scope"], blob_row["type"]) == ("", "releaseartifacts", "blob")
     assert blob_row["size_sku"] == "tier=Hot size_bytes=4096" and blob_row["confirmed"] == "yes"
-    assert by_name["'" + HOSTILE]["estimated_monthly_cost"] == "1.28"  # formula neutralised
+    assert by_name["'" + HOSTILE]["estimated_cost_per_month"] == "1.28"  # formula neutralised
     assert "v0-0-1-qa-gh-sa" not in text and "storage_account" not in text  # no cost, no row
     for row in rows:
         assert not any(v.startswith(("=", "+", "-", "@")) for v in row.values()), row
@@ -241,10 +242,11 @@ def test_a_priced_run_with_nothing_found_still_reports_zero_totals(result: RunRe
     paths = write_reports(nothing, tmp_path)
     assert paths.cost_csv is not None
     rows = read_csv(paths.cost_csv.read_text())
-    assert [(r["row"], r["name"], r["estimated_monthly_cost"]) for r in rows] == [
+    assert [(r["row"], r["name"], r["estimated_cost_per_month"]) for r in rows] == [
         ("total", "waste found", "0.00"),
         ("total", "waste reclaimed", "0.00"),
         ("total", "waste held", "0.00"),
+        ("total", "needs a decision", "0.00"),
         ("total", "all items", "0.00"),
     ]
     assert "No resource with a cost was found." in paths.summary_md.read_text()
@@ -269,7 +271,9 @@ def test_findings_json_costs_sums(result: RunResult, tmp_path: Path) -> None:
         "region": "eastus",
         "currency": "USD",
     }
-    assert costs["other_currencies"] == {"EUR": {"found": "9.99", "reclaimed": "0.00", "held": "0.00", "items": 1}}
+    assert costs["other_currencies"] == {
+        "EUR": {"found": "9.99", "reclaimed": "0.00", "held": "0.00", "needs_decision": "0.00", "items": 1}
+    }
 
     for group in ("by_rule", "by_stage", "by_version", "by_type", "by_subscription"):
         buckets = costs[group].values()
@@ -278,7 +282,13 @@ def test_findings_json_costs_sums(result: RunResult, tmp_path: Path) -> None:
         assert sum(b["items"] for b in buckets) == costs["items"] == 8
     assert list(costs["by_stage"]) == ["qa", "uat", "(none)"]  # pipeline order
     assert list(costs["by_version"]) == ["v0.0.10", "v0.0.1", "(none)"]  # newest first
-    assert costs["by_subscription"][SUB_A] == {"found": "47.27", "reclaimed": "30.37", "held": "0.00", "items": 2}
+    assert costs["by_subscription"][SUB_A] == {
+        "found": "47.27",
+        "reclaimed": "30.37",
+        "held": "0.00",
+        "needs_decision": "0.00",
+        "items": 2,
+    }
     assert costs["by_subscription"]["releaseartifacts"]["held"] == "0.02"  # a blob's scope: its storage account
     assert costs["by_rule"]["L4"]["found"] == "48.56" and costs["by_rule"]["O1"]["found"] == "5.76"
 
@@ -296,9 +306,12 @@ def test_summary_md_has_a_finance_summary_at_the_top(result: RunResult) -> None:
     text = render_markdown(result)
     lines = text.splitlines()
     assert lines[0].startswith("## ❌ FAIL")
-    assert lines[2] == "### 💰 Finance summary: estimated monthly cost (USD)"
+    assert lines[2] == "### 💰 Finance summary: estimated cost per month (USD)"
     assert text.index("Finance summary") < text.index("Run `")  # before everything else
-    assert lines[6] == "| 54.32 USD | 30.38 USD | 3.67 USD |"
+    assert lines[6] == (
+        "| 54.32 USD/month (651.84 USD/year) | 30.38 USD/month (364.56 USD/year) | 3.67 USD/month (44.04 USD/year) "
+        "| 0.00 USD/month (0.00 USD/year) |"
+    )
     top = lines[lines.index("Top 5 most expensive items:") + 4 :][:5]
     assert [line.split("|")[2].strip() for line in top] == [
         "`vm-qa-1`",
@@ -307,7 +320,7 @@ def test_summary_md_has_a_finance_summary_at_the_top(result: RunResult) -> None:
         "`pip-uat-1`",
         f"`{HOSTILE}`",
     ]
-    assert "(reclaimed)" in top[0] and "30.37 USD" in top[0]
+    assert "(reclaimed)" in top[0] and "30.37 USD/month" in top[0]
     assert "retrieved 2026-11-26, region eastus" in text
     tables: list[list[str]] = [[]]
     for line in lines:
@@ -336,8 +349,9 @@ def test_html_cost_section_is_inline_svg_and_self_contained(result: RunResult) -
     for pattern in EXTERNAL_REFERENCE:
         assert not pattern.search(html), pattern.pattern
     assert 'id="costs"' in html
-    assert sorted(re.findall(r'<svg [^>]*data-chart="([a-z]+)"', html)) == ["stage", "subscription", "type", "version"]
-    assert 'data-total="found" data-value="54.32"' in html
+    charts = sorted(re.findall(r'<svg [^>]*data-chart="([a-z]+)"', html))
+    assert charts == ["stage", "subscription", "trend", "type", "version"]
+    assert 'data-total="found" data-value="54.32" data-annual="651.84"' in html
     assert "HYPERLINK(&#34;https://evil.example&#34;" in html  # escaped text, not markup
 
 
@@ -352,16 +366,16 @@ def test_cost_charts_render_in_headless_chromium(result: RunResult, tmp_path: Pa
 
     assert dom.having("section", id="costs")
     totals = {a["data-total"]: a["data-value"] for a in dom.having("div") if "data-total" in a}
-    assert totals == {"found": doc["found"], "reclaimed": doc["reclaimed"], "held": doc["held"]}
+    assert totals == {k: doc[k] for k in ("found", "reclaimed", "held", "needs_decision")}
 
     charts = [a["data-chart"] for a in dom.having("svg") if "data-chart" in a]
-    assert charts == ["stage", "version", "type", "subscription"]
+    assert charts == ["stage", "version", "type", "subscription", "trend"]
     # every bar of a chart is in the DOM with its figures; each chart adds up to the totals
     bars_by_chart: dict[str, list[dict[str, str]]] = {}
     current = ""
     for tag, attrs in dom.elements:
         if tag == "svg" and "data-chart" in attrs:
-            current = attrs["data-chart"]
+            current = attrs["data-chart"] if attrs["data-chart"] != "trend" else ""
         elif tag == "g" and "cost-bar" in attrs.get("class", "").split():
             bars_by_chart.setdefault(current, []).append(attrs)
     group = {"stage": "by_stage", "version": "by_version", "type": "by_type", "subscription": "by_subscription"}
@@ -370,7 +384,7 @@ def test_cost_charts_render_in_headless_chromium(result: RunResult, tmp_path: Pa
         for field in ("found", "reclaimed", "held"):
             assert sum(Decimal(b[f"data-{field}"]) for b in bars) == Decimal(doc[field]), (chart, field)
     assert set(bars_by_chart) == set(group)
-    segments = [a for a in dom.having("rect") if "data-series" in a]
+    segments = [a for a in dom.having("rect") if a.get("data-series") in ("reclaimed", "open", "held", "decision")]
     assert {s["data-series"] for s in segments} == {"reclaimed", "open", "held"}
     assert all(float(s["width"]) > 0 for s in segments)
     widest = max(float(s["x"]) + float(s["width"]) for s in segments)
