@@ -131,10 +131,20 @@ def _silence_stdout() -> None:
         pass
 
 
+def _output_width() -> int | None:
+    """The terminal's width on a terminal (rich's own); 120 columns into a file or a pipe, not rich's 80.
+
+    Long lines (paths, lists) are never broken in the middle (`soft_wrap`): a path stays one line to copy.
+    """
+    if os.environ.get("COLUMNS") or sys.stdout.isatty():
+        return None
+    return 120
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    console = _StdoutConsole(stderr=False)
+    console = _StdoutConsole(stderr=False, soft_wrap=True, width=_output_width())
     err = Console(stderr=True, soft_wrap=True)
     try:
         return int(args.handler(args, console))

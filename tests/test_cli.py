@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from custodian.cli import main
+from custodian.model import Subject
 
 
 def test_help_teaches(capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,3 +63,22 @@ def test_bad_ledger_url_is_bad_input(tmp_path: pytest.TempPathFactory, capsys: p
     )
     assert main(["hold", "list", "-c", str(config)]) == 2
     assert "ledger" in capsys.readouterr().err.lower()
+
+
+def test_output_into_a_pipe_is_120_columns_unless_columns_says(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert main(["rules", "list"]) == 0
+    widest = max(len(line) for line in capsys.readouterr().out.splitlines())
+    assert 80 < widest <= 120  # rich alone would cut a pipe's output at 80 columns
+    monkeypatch.setenv("COLUMNS", "72")
+    assert main(["rules", "list"]) == 0
+    assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 72
+
+
+def test_a_registry_token_is_named_after_its_registry() -> None:
+    registry = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/qaregistry"
+    token = Subject("azure", "acr-sa", "v0-0-1-qa-acr-sa", scope=registry)
+    assert token.short_label == "qaregistry/v0-0-1-qa-acr-sa"
+    assert Subject("github", "gh-sa", "v0-0-1-qa-gh-sa", scope="github:acme").short_label == "v0-0-1-qa-gh-sa"

@@ -11,7 +11,6 @@ import os
 import shutil
 from collections import Counter
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,8 +23,9 @@ from custodian.config import Config, ConfigError, LedgerConfig, ReportsConfig, f
 from custodian.errors import BadInputError, ExitCode
 from custodian.ledger.store import Ledger
 from custodian.logs import configure
-from custodian.model import ActionKind, ActionOutcome, Finding, HoldTarget, RunMode, Status
+from custodian.model import ARM_TYPES, ActionOutcome, Finding, HoldTarget, RunMode, Status
 from custodian.progress import LogProgress
+from custodian.reports.costs import cost_summary, has_costs
 from custodian.run import RunOutcome, RunRequest, run_lifecycle
 from custodian.sandbox.clock import SandboxClock
 
@@ -158,8 +158,9 @@ def remaining_resources(sandbox: Sandbox, config: Config) -> Table:
     version_key, stage_key = config.naming.version_tag_key, config.naming.stage_tag_key
     hold_key = config.reaper.hold_tag if config.reaper else "custodian-hold"
     table = Table(title="Azure resources still in place after the demo", show_header=True, header_style="bold")
-    for column in ("type", "name", "subscription", "version", "stage", "note"):
-        table.add_column(column, overflow="fold")
+    for column in ("type", "name", "subscription", "version", "stage"):
+        table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=48 if column == "name" else 14)
+    table.add_column("note", overflow="fold", min_width=24)
     rows = []
     for kind in REAPED_TYPES:
         for resource in sandbox.arm.store.list(kind):
@@ -176,9 +177,9 @@ def remaining_resources(sandbox: Sandbox, config: Config) -> Table:
                 notes.append("in use")
             rows.append(
                 (
-                    kind.split("/")[-1],
+                    ARM_TYPES[kind.lower()].label,
                     str(resource.get("name")),
-                    str(resource.get("id", "")).split("/")[2][:8] + "…",
+                    str(resource.get("id", "")).split("/")[2][:8],
                     tags.get(version_key, ""),
                     tags.get(stage_key, ""),
                     ", ".join(notes),
@@ -264,8 +265,8 @@ def _count(outcome: RunOutcome, status: Status, rules: tuple[str, ...] | None = 
 def summarize(console: Console, steps: list[tuple[str, RunOutcome]]) -> None:
     console.rule("summary")
     table = Table(show_header=True, header_style="bold")
-    for column in ("run", "FAIL", "FIXED", "WARN", "HELD", "ERROR", "actions done", "waste found", "reclaimed"):
-        table.add_column(column)
+    for column in ("run", "FAIL", "FIXED", "WARN", "HELD", "ERROR", "actions done", "waste found/mo", "reclaimed/mo"):
+        table.add_column(column, justify="left" if column == "run" else "right")
     for label, outcome in steps:
         done = sum(1 for r in outcome.result.actions if r.outcome.value == "done")
         found, reclaimed = _waste(outcome)
@@ -296,17 +297,8 @@ def summarize(console: Console, steps: list[tuple[str, RunOutcome]]) -> None:
 
 def _waste(outcome: RunOutcome) -> tuple[str, str]:
     """Monthly cost of what a run found (FAIL, or FIXED by it) and of what it confirmed deleted."""
-    deleted = {
-        r.action.subject.resource_id
-        for r in outcome.result.actions
-        if r.action.kind is ActionKind.DELETE_RESOURCE and r.outcome is ActionOutcome.DONE
-    }
-    found = sum(
-        (f.cost.monthly for f in outcome.result.findings if f.cost and f.status in (Status.FAIL, Status.FIXED)),
-        Decimal(0),
-    )
-    reclaimed = sum(
-        (f.cost.monthly for f in outcome.result.findings if f.cost and f.subject.resource_id in deleted), Decimal(0)
-    )
-    currency = next((f.cost.currency for f in outcome.result.findings if f.cost), "")
-    return (f"{found} {currency}".strip() if currency else "-", f"{reclaimed} {currency}".strip() if currency else "-")
+    if not has_costs(outcome.result):
+        return "-", "-"
+    summary = cost_summary(outcome.result)
+    currency = f" {summary.currency}" if summary.currency else ""
+    return f"{summary.totals.found:,.2f}{currency}", f"{summary.totals.reclaimed:,.2f}{currency}"

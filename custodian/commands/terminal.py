@@ -8,13 +8,13 @@ Tables never wrap a cell onto many lines: long text is cut with an ellipsis to f
 from __future__ import annotations
 
 from collections import Counter
-from decimal import Decimal
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from custodian.model import ActionOutcome, ActionRecord, Cost, Finding, RunResult, Status, Subject
+from custodian.reports.costs import cost_summary, has_costs, per_year
 
 STATUS_STYLE = {
     Status.FAIL: "bold red",
@@ -111,26 +111,14 @@ def actions_table(result: RunResult, *, limit: int = 40) -> Table:
 
 
 def totals_line(result: RunResult) -> str:
-    """Monthly cost of what is failing, fixed, held and report-only (needs a decision), in the run's currency."""
-    sums: dict[str, Decimal] = {}
-    currency = ""
-    for finding in result.findings:
-        if finding.cost is None:
-            continue
-        currency = currency or finding.cost.currency
-        bucket = {
-            Status.FAIL: "waste found",
-            Status.FIXED: "reclaimed",
-            Status.HELD: "held",
-            Status.WARN: "needs a decision",
-        }.get(finding.status)
-        if bucket:
-            sums[bucket] = sums.get(bucket, Decimal(0)) + finding.cost.monthly
-    if not sums:
+    """Monthly cost of what was found, reclaimed, held and needs a decision (`reports.costs`' totals)."""
+    if not has_costs(result):
         return ""
-    found = sums.get("waste found", Decimal(0)) + sums.get("reclaimed", Decimal(0))
-    parts = [f"waste found {found:,.2f} {currency}/mo ({found * 12:,.2f}/yr)"]
-    parts += [f"{name} {sums[name]:,.2f}/mo" for name in ("reclaimed", "held", "needs a decision") if name in sums]
+    summary = cost_summary(result)
+    sums, currency = summary.totals, summary.currency or ""
+    parts = [f"waste found {sums.found:,.2f} {currency}".rstrip() + f"/mo ({per_year(sums.found):,.2f}/yr)"]
+    named = (("reclaimed", sums.reclaimed), ("held", sums.held), ("needs a decision", sums.needs_decision))
+    parts += [f"{name} {amount:,.2f}/mo" for name, amount in named if amount]
     return "cost: " + " · ".join(parts)
 
 

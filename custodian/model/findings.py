@@ -70,6 +70,12 @@ class Subject:
     resource_id: str | None = None
     scope: str | None = None
 
+    @property
+    def short_label(self) -> str:
+        """The provider name; a registry token's after its registry's name (registries share token names)."""
+        parent = (self.scope or "").rstrip("/").rsplit("/registries/", 1)
+        return f"{parent[1]}/{self.provider_name}" if len(parent) == 2 and parent[1] else self.provider_name
+
 
 @dataclass(frozen=True)
 class Cost:

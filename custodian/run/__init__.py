@@ -257,7 +257,7 @@ def _act(ctx: RunContext, plan: Plan, gate: Gate, gateways: Gateways) -> list[Ac
 
     def report(record: ActionRecord) -> None:
         ctx.progress.advance(
-            f"{record.action.kind.value} {record.action.subject.provider_name}: {record.outcome.value}"
+            f"{record.action.kind.value} {record.action.subject.short_label}: {record.outcome.value}"
         )
         if ctx.on_action is not None:
             ctx.on_action(record)
