@@ -8,6 +8,7 @@ site-packages: no download) but not its editable `custodian`: what runs is the w
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -80,3 +81,44 @@ def test_the_demo_runs_from_an_empty_directory_without_blobs(installed: Path, tm
     flat = " ".join(demo.stdout.split())
     assert "4. audit again" in flat and "nothing is failing" in flat.split("4. audit again")[1]
     assert (tmp_path / ".demo" / "reports").is_dir()
+
+
+def _without_azurite(installed: Path) -> dict[str, str]:
+    """An environment where no azurite-blob can be found: PATH of the fresh venv and the system only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "RELEASE_CUSTODIAN"))}
+    env["PATH"] = os.pathsep.join([str(installed / "bin"), "/usr/bin", "/bin"])
+    env["COLUMNS"] = "200"
+    return env
+
+
+def test_without_azurite_the_demo_says_how_to_install_it_or_skip_blobs(installed: Path, tmp_path: Path) -> None:
+    if Path("/usr/bin/azurite-blob").exists():
+        pytest.skip("azurite-blob is installed system-wide here")
+    cli = str(installed / "bin" / "release-custodian")
+    demo = subprocess.run(
+        [cli, "demo"], cwd=tmp_path, env=_without_azurite(installed), capture_output=True, text=True, timeout=120
+    )
+    assert demo.returncode == 2, demo.stdout[-2000:] + demo.stderr[-2000:]
+    said = " ".join(demo.stderr.split())
+    assert "Azurite" in said and "npm install" in said and "--no-blobs" in said
+    assert not (tmp_path / ".demo" / "reports").exists()  # nothing ran
+
+
+def test_the_demo_finds_azurite_where_release_custodian_azurite_points(installed: Path, tmp_path: Path) -> None:
+    azurite = ROOT / "node_modules" / ".bin" / "azurite-blob"
+    if not azurite.exists():
+        pytest.skip("npm ci has not installed Azurite in this checkout")
+    env = _without_azurite(installed) | {"RELEASE_CUSTODIAN_AZURITE": str(azurite)}
+    env["PATH"] += os.pathsep + os.path.dirname(shutil.which("node") or "/usr/bin/node")
+    demo = subprocess.run(
+        [str(installed / "bin" / "release-custodian"), "demo", "--log-format", "json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    flat = " ".join(demo.stdout.split())
+    assert "waste found 218.43 USD/month, reclaimed 218.43 USD/month" in flat
+    assert "core.dump" in flat.split("held and untouched:")[1]  # the held blob: blobs were in the story
