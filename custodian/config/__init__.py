@@ -10,6 +10,7 @@ as `FILE:LINE: key.path: problem`.
 - `models`: the sections (github, azure, naming, lifecycle, holds, enforce, reaper, ledger, reports) and `Config`;
 - `reporting`: the reports section (directory, formats, finance tag keys, trend, SARIF anchor);
 - `schedule`: the scheduled service's jobs, health endpoint and lease;
+- `yaml_strict`: reading the YAML strictly (UTF-8, no duplicate keys, aliases of bounded size);
 - `loading`: parsing a file (env expansion, path resolution, line numbers).
 """
 

@@ -22,6 +22,7 @@ from pydantic import (
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 _SECRET_SHAPE = re.compile(r"^(gh[pousr]_|github_pat_|eyJ|xox[abp]-)")  # token formats, not variable names
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+MAX_DURATION = timedelta(days=36500)  # 100 years: longer is a typo, and `now + it` must stay a valid date
 
 
 def parse_duration(value: object) -> timedelta:
@@ -35,8 +36,15 @@ def parse_duration(value: object) -> timedelta:
     match = _DURATION.match(value)
     if not value.strip() or match is None or not any(match.groups()):
         raise ValueError(f"'{value}' is not a duration (use units w, d, h, m, s, e.g. 24h or 1d12h)")
-    weeks, days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    too_long = f"'{value}' is too long: a duration may be at most {MAX_DURATION.days}d (100 years)"
+    try:
+        weeks, days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+        duration = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except (OverflowError, ValueError):  # past timedelta's range, or more digits than int() reads
+        raise ValueError(too_long) from None
+    if duration > MAX_DURATION:
+        raise ValueError(too_long)
+    return duration
 
 
 def format_duration(value: timedelta) -> str:
@@ -97,6 +105,24 @@ class SecretRef(Strict):
             return self.file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError([f"secret: cannot read {self.file}: {exc.strerror}"]) from exc
+
+
+def _existing_file(path: Path) -> Path:
+    if not path.is_file():
+        state = "not a file" if path.exists() else "no such file"
+        raise ValueError(f"{state}: {path} (a relative path is relative to the configuration file's directory)")
+    return path
+
+
+def _existing_directory(path: Path) -> Path:
+    if not path.is_dir():
+        state = "not a directory" if path.exists() else "no such directory"
+        raise ValueError(f"{state}: {path} (a relative path is relative to the configuration file's directory)")
+    return path
+
+
+ExistingFile = Annotated[Path, AfterValidator(_existing_file)]
+ExistingDirectory = Annotated[Path, AfterValidator(_existing_directory)]
 
 
 class Mode(StrEnum):

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from custodian.model import ActionRecord, Cost, Finding, Hold, RunInfo, RunResult, Status, Subject
+from custodian.private_files import make_private_dirs, open_private
 
 STATUS_ORDER: tuple[Status, ...] = (Status.FAIL, Status.ERROR, Status.WARN, Status.HELD, Status.FIXED, Status.PASS)
 """Worst first: the order of findings in every report and of the `counts` object."""
@@ -176,12 +177,12 @@ def run_directory(reports_dir: Path, run: RunInfo) -> Path:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` atomically: temp file in the same directory, fsync, `os.replace`.
 
-    Readers see the old file or the new one, never a partial one. The file gets the usual mode
-    (0666 less the umask), like a plain `open(path, "w")`.
+    Readers see the old file or the new one, never a partial one. The file is owner-only (0600,
+    new directories 0700) whatever the umask (`custodian.private_files`).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(path.parent)
     temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    fd = open_private(temp, os.O_WRONLY | os.O_EXCL)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

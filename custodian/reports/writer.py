@@ -8,7 +8,7 @@ format (`custodian.reports.formats`; the default set unless `formats` says other
 Detection Findings) and, always and written last so that its presence means the set is complete,
 the canonical `findings.json`. Each file is replaced atomically (temp file in the same directory,
 fsync, `os.replace`): a reader never sees a partial file, and a re-run of the same run id replaces
-the previous files.
+the previous files. Files are owner-only: 0600 in directories created 0700, whatever the umask.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from custodian.model import RunResult
+from custodian.private_files import make_private_dirs
 
 from .common import atomic_write_bytes, atomic_write_text, run_directory
 from .cost_report import render_cost_csv
@@ -140,7 +141,7 @@ def write_reports(
     }
     rendered = {f: renderers[f]() for f in paths.formats}
 
-    paths.directory.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(paths.directory)  # owner-only: 0700, and each file 0600
     for report_format in (*(f for f in paths.formats if f != "json"), "json"):  # the canonical document last
         data = rendered[report_format]
         path = paths.by_format[report_format]

@@ -32,6 +32,19 @@ from custodian.model import (
     Verdict,
 )
 
+#: the shortest grace between marking and deleting. A grace under a minute warns no one, and marks
+#: in Cloud Custodian's spelling are read to the minute. One check (`mark_grace_problem`) serves the
+#: configuration (`config validate`) and every part of a run (`ReapSettings`).
+MIN_MARK_GRACE = timedelta(minutes=1)
+
+
+def mark_grace_problem(grace: timedelta) -> str | None:
+    """Why `grace` cannot be `reaper.mark_grace` (None: it can)."""
+    if grace < MIN_MARK_GRACE:
+        return f"must be at least 1m (a grace shorter than a minute warns no one), got {grace.total_seconds():g}s"
+    return None
+
+
 _C7N_MARK = re.compile(r"^\s*(\d{4})/(\d{1,2})/(\d{1,2})(?:\s+(\d{2})(\d{2}))?(?:\s+(\S+))?\s*$")
 
 
@@ -47,6 +60,11 @@ class ReapSettings:
     version_tag_key: str
     stage_tag_key: str
     stages: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        problem = mark_grace_problem(self.mark_grace)
+        if problem:
+            raise ValueError(f"reaper.mark_grace: {problem}")
 
     @property
     def production_stage(self) -> str:

@@ -185,9 +185,37 @@ class EmulatorServer:
             return response
         request.truncate = decision.kind is FaultKind.TRUNCATE
         try:
-            return self.emulator.handle(request)
+            response = self.emulator.handle(request)
         except Exception as exc:  # noqa: BLE001 - an emulator bug must surface as a 500 the client sees
             return json_response(500, {"error": {"code": "EmulatorError", "message": repr(exc)}})
+        if decision.kind is FaultKind.LOOP_NEXT and response.status == 200:
+            return next_link_to_itself(request, response)
+        return response
+
+
+def next_link_to_itself(request: Request, response: Response) -> Response:
+    """The LOOP_NEXT fault: a list page as answered, its next link replaced by (or set to) the request's own URL.
+
+    ARM list pages (`{"value": [...]}`) get `nextLink`, GitHub list pages (a JSON array) get
+    `Link: <own URL>; rel="next"` beside their other links; any other answer is left alone.
+    """
+    own = f"{request.base_url}{request.path}" + (f"?{request.raw_query}" if request.raw_query else "")
+    try:
+        payload = json.loads(response.body) if response.body else None
+    except ValueError:
+        return response
+    if isinstance(payload, dict) and isinstance(payload.get("value"), list):
+        payload["nextLink"] = own
+        response.body = json.dumps(payload).encode()
+    elif isinstance(payload, list):
+        header = next((k for k in response.headers if k.lower() == "link"), "Link")
+        links = response.headers.get(header, "").split(",")
+        others = [link.strip() for link in links if link.strip() and 'rel="next"' not in link]
+        response.headers[header] = ", ".join([f'<{own}>; rel="next"', *others])
+    else:
+        return response
+    response.fault = FaultKind.LOOP_NEXT.value
+    return response
 
 
 def _make_handler(server: EmulatorServer) -> type[BaseHTTPRequestHandler]:

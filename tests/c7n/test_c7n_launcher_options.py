@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -154,6 +155,24 @@ def test_record_operations_keeps_each_delete_response_without_credentials(
     assert entry["url"].startswith(f"{seeded[1].url}{DISKS}/marked?api-version=")
     assert "/operations/" in entry["azure_async_operation"] and entry["retry_after"] == "1"
     assert TOKEN not in record.read_text(encoding="utf-8")
+
+
+def test_c7n_output_is_owner_only_whatever_the_umask(
+    seeded: tuple[ArmEmulator, EmulatorServer, SandboxTLS], tmp_path: Path
+) -> None:
+    record = tmp_path / "operations.jsonl"
+    previous = os.umask(0o022)  # the parent's umask is permissive; the child's output must not be
+    try:
+        result = _run(seeded, DELETE, tmp_path, as_of=DUE + timedelta(hours=1), record_operations=record)
+    finally:
+        os.umask(previous)
+    assert result.ok, result.problems
+    out = tmp_path / "out"
+    written = [out, *out.rglob("*"), record]
+    files = [p for p in written if p.is_file()]
+    assert any(p.name == "resources.json" for p in files) and record in files
+    modes = {str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777) for p in written}
+    assert modes == {name: "0o600" if (tmp_path / name).is_file() else "0o700" for name in modes}
 
 
 def test_retry_settings_bound_how_long_a_failing_listing_is_retried(

@@ -16,7 +16,8 @@ BAD = sorted((HERE / "bad").glob("*.yaml"))
 
 
 def expected_fragment(path: Path) -> str:
-    match = re.search(r"^# expect: (.+)$", path.read_text(), re.MULTILINE)
+    text = path.read_bytes().decode("utf-8", "replace")  # binary.yaml is not UTF-8 on purpose
+    match = re.search(r"^# expect: (.+)$", text, re.MULTILINE)
     return match.group(1) if match else "the file is empty"
 
 
@@ -71,6 +72,10 @@ def test_relative_paths_are_resolved_against_the_config_dir(tmp_path: Path, monk
     )
     text = text.replace("azure:\n", "azure:\n  ca_bundle: tls/ca.pem\n", 1)
     (folder / "config.yaml").write_text(text)
+    (folder / "tls").mkdir()
+    (folder / "tls" / "ca.pem").write_text("")
+    (folder / "prices.yaml").write_text("")
+    (tmp_path / "my-policies").mkdir()
     monkeypatch.chdir(tmp_path)
     config = load_config(Path("conf/config.yaml"))
     assert config.azure.ca_bundle == folder / "tls" / "ca.pem"

@@ -3,6 +3,7 @@ checked when loaded, with run-time values applied as data. Only `custodian valid
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -123,3 +124,13 @@ def test_a_missing_directory_or_broken_yaml_says_so(tmp_path: Path) -> None:
     directory = _copy(tmp_path)
     (directory / "o2-detached-nics.yml").write_text("policies: [\n", encoding="utf-8")
     assert any("o2-detached-nics.yml: not valid YAML" in p for p in _problems(directory, tmp_path))
+
+
+def test_the_run_copy_is_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        policy_set = build_policy_set(POLICIES, AGES, tmp_path / "run" / "arm")
+    finally:
+        os.umask(previous)
+    assert oct(policy_set.file.stat().st_mode & 0o777) == "0o600"
+    assert [oct((tmp_path / d).stat().st_mode & 0o777) for d in ("run", "run/arm")] == ["0o700", "0o700"]

@@ -51,6 +51,7 @@ from custodian.reports import (
     report_paths,
     write_reports,
 )
+from custodian.reports.formats import REPORT_FORMATS
 
 # 00:30 at UTC+2 is 22:30 the day before in UTC: the run directory uses the UTC date.
 STARTED = datetime(2024, 5, 2, 0, 30, tzinfo=timezone(timedelta(hours=2)))
@@ -212,6 +213,21 @@ def test_write_reports_layout_uses_utc_date_and_leaves_no_temp_files(result: Run
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
     assert sorted(p.name for p in paths.directory.iterdir()) == sorted(p.name for p in paths)
     assert report_paths(result, tmp_path) == paths
+
+
+def test_report_files_are_owner_only_whatever_the_umask(result: RunResult, tmp_path: Path) -> None:
+    (tmp_path / "shared").mkdir(mode=0o755)
+    previous = os.umask(0o022)  # permissive: plain open() would make 0644 files and 0755 directories
+    try:
+        paths = write_reports(result, tmp_path / "shared" / "reports", formats=REPORT_FORMATS)
+        write_reports(result, tmp_path / "shared" / "reports", formats=REPORT_FORMATS)  # replaced: still 0600
+    finally:
+        os.umask(previous)
+    assert len(list(paths)) >= 7
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in paths} == {p.name: "0o600" for p in paths}
+    for directory in (paths.directory, paths.directory.parent, paths.directory.parent.parent):
+        assert oct(directory.stat().st_mode & 0o777) == "0o700", directory
+    assert oct((tmp_path / "shared").stat().st_mode & 0o777) == "0o755"  # an existing directory is left alone
 
 
 def test_rewrite_replaces_files_and_failed_write_keeps_old_file(

@@ -12,7 +12,7 @@ every change goes through the engine's gate and journal. Run-time values are app
 policies as data, never by text substitution: a policy whose metadata names an `age_setting`
 (`reaper.orphan_disk_min_age`, `reaper.stopped_vm_min_age`) has exactly one `value_type: age`
 filter, whose value becomes the configured age in days. The result is written to the run's
-directory (what c7n ran, kept with the run's reports).
+directory (what c7n ran, kept with the run's reports), owner-only (0600 in a 0700 directory).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from custodian.model import ResourceKind
+from custodian.private_files import write_private_text
 from custodian.rules.orphans import SELECTED_BY_C7N
 
 KINDS: Mapping[str, ResourceKind] = {
@@ -170,9 +171,8 @@ def build_policy_set(directory: Path, ages: Mapping[str, timedelta], out: Path) 
             problems.append(f"exactly one inventory policy must list {kind.value}, found {count}")
     if problems:
         raise PolicyCheckError(problems)
-    out.mkdir(parents=True, exist_ok=True)
     target = out / "policies.yml"
     rendered = [dict(p.data) for p in policies]
     header = f"# The policies of {directory}, as release-custodian ran them (configured ages applied). Do not edit.\n"
-    target.write_text(header + yaml.safe_dump({"policies": rendered}, sort_keys=False, width=120), encoding="utf-8")
+    write_private_text(target, header + yaml.safe_dump({"policies": rendered}, sort_keys=False, width=120))
     return PolicySet(tuple(policies), target)

@@ -11,6 +11,7 @@ The child gets a fresh environment built here, not a copy of ours: ``AZURE_ACCES
 ``AZURE_SUBSCRIPTION_ID``, ``REQUESTS_CA_BUNDLE`` (when a CA bundle is given) plus `extra_env`.
 Nothing else leaks in (no other ``AZURE_*`` credentials, no proxy settings, no cloud selection),
 so c7n-azure authenticates with the given token only and talks to no host but the ARM endpoint.
+The child runs with umask 077: its output (and the output directory, created 0700) is owner-only.
 
 Options of `run_policies` map to launcher options (see `custodian.collect.c7n.launcher`): `read_only`
 (``--read-only``: no mutating request leaves the child), `as_of` (``--as-of``: c7n's time-based
@@ -48,6 +49,7 @@ import yaml
 
 from custodian.collect.c7n.launcher import READ_ONLY_EXIT, normalise_endpoint
 from custodian.errors import BadInputError
+from custodian.private_files import CHILD_UMASK, make_private_dirs
 
 __all__ = [
     "C7nRunError",
@@ -197,7 +199,7 @@ def run_policies(
     policy_file = policy_file.resolve()
     output_dir = output_dir.resolve()
     names = policy_names(policy_file)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(output_dir)  # 0700; the child's umask keeps what c7n writes in it owner-only
     for name in names:  # a file found after the run must be this run's
         for stale in ("resources.json", "metadata.json"):
             (output_dir / name / stale).unlink(missing_ok=True)
@@ -319,6 +321,7 @@ def _run_child(argv: list[str], env: dict[str, str], timeout_s: float, *, cwd: P
         encoding="utf-8",
         errors="replace",
         start_new_session=True,  # its own process group, so a timeout kills whatever it started
+        umask=CHILD_UMASK,  # c7n's output (resources.json, logs) created 0600/0700
     )
     try:
         stdout, stderr = process.communicate(timeout=timeout_s)

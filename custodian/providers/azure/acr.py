@@ -14,6 +14,7 @@ from azure.mgmt.containerregistry.models import TokenCredentialsProperties, Toke
 
 from custodian.model import AccountKind, Credential, CredentialKind, Provider, Scope, ServiceAccount
 from custodian.providers.azure.clients import ArmClients
+from custodian.providers.paging import azure_items
 
 
 def registry_id(subscription: str, resource_group: str, registry: str) -> str:
@@ -84,7 +85,9 @@ class AcrTokens:
         self.login_server = login_server
 
     def list_accounts(self) -> list[ServiceAccount]:
-        tokens = self.client.tokens.list(self.resource_group, self.registry)
+        tokens = azure_items(
+            self.client.tokens.list(self.resource_group, self.registry), f"tokens of registry {self.registry}"
+        )
         return [token_account(t, self.scope, self.subscription, self.login_server) for t in tokens]
 
     def get(self, name: str) -> ServiceAccount | None:

@@ -25,6 +25,7 @@ from azure.mgmt.storage import StorageManagementClient
 from custodian.model import ARM_TYPES, AzureResource, ResourceKind
 from custodian.providers.azure.arm_json import parse_resource
 from custodian.providers.azure.clients import ArmClients
+from custodian.providers.paging import azure_items
 
 __all__ = ["ArmResources", "ResourceIdError", "split_id"]
 
@@ -68,7 +69,7 @@ class ArmResources:
         """Every VM, disk, NIC, public IP and NSG id (lower case) of the subscription, by the generic listing."""
         client = self._clients.get(ResourceManagementClient, subscription)
         out: dict[str, ResourceKind] = {}
-        for item in client.resources.list():
+        for item in azure_items(client.resources.list(), f"resources of subscription {subscription}"):
             kind = ARM_TYPES.get(str(item.type or "").lower())
             if kind is not None:
                 out[str(item.id).lower()] = kind
@@ -92,7 +93,7 @@ class ArmResources:
         out: dict[str, str] = {}
         for subscription in subscriptions:
             client = self._clients.get(StorageManagementClient, subscription)
-            for account in client.storage_accounts.list():
+            for account in azure_items(client.storage_accounts.list(), f"storage accounts of {subscription}"):
                 out.setdefault(str(account.name).lower(), subscription)
         return out
 

@@ -39,6 +39,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRe
 
 from custodian.model import Blob, Scope, Tags
 from custodian.providers.azure.clients import CallCountingPolicy, ReadOnlyGuardPolicy
+from custodian.providers.paging import azure_pages
 from custodian.providers.wire import CallCounter
 
 BLOB_PROVIDER = "azure-blob"  # the provider name API calls are counted under
@@ -168,7 +169,8 @@ class BlobAccount:
     # -- reads ------------------------------------------------------------------------------------
     def container_names(self) -> Iterator[str]:
         """Every container of the account (paged)."""
-        for page in self._service.list_containers(results_per_page=self._settings.results_per_page).by_page():
+        pages = self._service.list_containers(results_per_page=self._settings.results_per_page).by_page()
+        for page in azure_pages(pages, f"containers of {self.name}"):
             for container in page:
                 yield str(container.name)
 
@@ -191,7 +193,7 @@ class BlobAccount:
         client = self._container(container)
         base = clean_url(client.url)
         pages = client.list_blobs(include=["tags"], results_per_page=self._settings.results_per_page).by_page()
-        for page in pages:
+        for page in azure_pages(pages, f"blobs of {self.name}/{container}"):
             yield [self._blob(container, b.name, f"{base}/{quote(b.name, safe='~/')}", b, b.tags) for b in page]
 
     def read(self, container: str, name: str) -> Blob | None:

@@ -13,6 +13,7 @@ from typing import Any
 from azure.mgmt.resource import SubscriptionClient
 
 from custodian.providers.azure.clients import ArmSettings, CallCountingPolicy, ReadOnlyGuardPolicy
+from custodian.providers.paging import azure_items
 from custodian.providers.wire import CallCounter
 
 
@@ -32,7 +33,7 @@ def subscription_names(settings: ArmSettings, counter: CallCounter, wanted: Iter
     client: Any = SubscriptionClient(settings.credential, **kwargs)
     try:
         out: dict[str, str] = {}
-        for item in client.subscriptions.list():
+        for item in azure_items(client.subscriptions.list(), "subscriptions"):
             subscription = str(item.subscription_id or "").lower()
             if subscription in ids and item.display_name:
                 out[subscription] = str(item.display_name)

@@ -18,6 +18,7 @@ from github import Auth, Github, GithubRetry
 from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass, Requester
 
 from custodian.providers.github.app_auth import Exempt, GithubAppCredentials, InstallationAuth
+from custodian.providers.paging import PageGuard
 from custodian.providers.wire import CallCounter, check_method
 
 
@@ -100,6 +101,7 @@ class GithubSession:
     def paged(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Follow `Link: rel="next"` pages of a raw list endpoint, yielding items as they come."""
         query: dict[str, Any] | None = {"per_page": self.settings.per_page, **(params or {})}
+        guard = PageGuard(f"GET {path}")  # a next link already followed, or too many pages: PagingError
         url = path
         while url:
             headers, data = self.requester.requestJsonAndCheck("GET", url, parameters=query)
@@ -107,6 +109,8 @@ class GithubSession:
                 raise ValueError(f"GET {path}: expected a JSON list, got {type(data).__name__}")
             yield from data
             url = _next_link(headers.get("link", ""))
+            if url:
+                guard.follow(url)
             query = None  # the next link carries the query
 
     def status(self, method: str, path: str) -> int:

@@ -27,6 +27,7 @@ from github.Repository import Repository
 
 from custodian.model import DeploymentFact, StageStart, StartEvidence
 from custodian.providers.github.client import GithubSession
+from custodian.providers.paging import github_items
 
 TagParser = Callable[[str], tuple[str, str] | None]  # tag -> (version, stage) or None
 #: stage tag names -> when the custodian first saw each (recording the ones not seen before)
@@ -72,7 +73,7 @@ def collect_timeline(
     def offer(version: str, stage: str, at: datetime, source: str, kind: StartEvidence) -> None:
         evidence.setdefault((version, stage), []).append(StageStart(version, stage, _utc(at), source, kind))
 
-    for release in repo.get_releases():
+    for release in github_items(repo.get_releases(), f"releases of {repo_name}"):
         parsed = parse_tag(release.tag_name)
         if release.draft or parsed is None:
             continue
@@ -84,7 +85,7 @@ def collect_timeline(
         tags_by_sha.setdefault(tag.commit_sha, []).append((tag.version, tag.stage))
     wanted = production_environment.lower()
     deployments: list[DeploymentFact] = []
-    for deployment in repo.get_deployments():
+    for deployment in github_items(repo.get_deployments(), f"deployments of {repo_name}"):
         environment = deployment.environment or ""
         parsed = parse_tag(deployment.ref)
         if parsed is not None:
@@ -95,7 +96,8 @@ def collect_timeline(
         deployed = _deployment_version(deployment.ref, deployment.sha, parse_tag, tags_by_sha)
         if deployed is None:
             continue
-        statuses = sorted(((s.state, _utc(s.created_at)) for s in deployment.get_statuses()), key=lambda s: s[1])
+        listed = github_items(deployment.get_statuses(), f"statuses of deployment {deployment.id} of {repo_name}")
+        statuses = sorted(((s.state, _utc(s.created_at)) for s in listed), key=lambda s: s[1])
         deployments.append(
             DeploymentFact(deployed, deployment.id, environment, _utc(deployment.created_at), tuple(statuses))
         )
@@ -119,7 +121,7 @@ def collect_timeline(
 def list_stage_tags(repo: Repository, parse_tag: TagParser) -> list[StageTag]:
     """The repository's stage tags, from one paged refs listing and one GET per annotated tag."""
     tags: list[StageTag] = []
-    for ref in repo.get_git_matching_refs("tags"):
+    for ref in github_items(repo.get_git_matching_refs("tags"), f"tags of {repo.full_name}"):
         name = ref.ref.removeprefix(_TAG_REF_PREFIX)
         parsed = parse_tag(name) if ref.ref.startswith(_TAG_REF_PREFIX) else None
         if parsed is None:
