@@ -12,7 +12,10 @@ config in the memory job store, `coalesce=True`, `max_instances=1` and an explic
   the epoch) through `SlotTrigger`, so every replica and restart agrees on them;
 - `SchedulerService.fire` runs a slot at most once (run ledger), on the leader only (lease), and
   records missed, skipped (overlap), failed, fenced and interrupted slots;
-- APScheduler's "maximum instances reached" and "missed" events are passed to the service.
+- APScheduler's "maximum instances reached" and "missed" events are passed to the service;
+- with `service.webhooks`, the health server also answers `POST /webhooks/github`
+  (`custodian.service.webhooks`) and the leader runs the recorded events when due
+  (`custodian.service.events`, its own thread polling the ledger).
 
 SIGTERM/SIGINT: no new run starts; a running job finishes the action it is taking (journaled), its
 fence refuses the next one, the lease is released (a standby takes over at once), exit status 0.
@@ -54,6 +57,7 @@ from custodian.config import Config, ConfigError, JobKind, Mode, load_config
 from custodian.errors import ExitCode
 from custodian.ledger.store import Ledger
 from custodian.logs import configure
+from custodian.service.events import EventRunner
 from custodian.service.health import HealthServer
 from custodian.service.jobs import JobBody, job_bodies
 from custodian.service.lease import (
@@ -65,6 +69,7 @@ from custodian.service.lease import (
 )
 from custodian.service.metrics import ServiceMetrics
 from custodian.service.runner import SchedulerService, scheduled_jobs
+from custodian.service.webhooks import WebhookReceiver
 
 DEFAULT_CONFIG = Path("release-custodian.yaml")
 _LOG = logging.getLogger("release_custodian.scheduler")
@@ -191,6 +196,7 @@ def run(config: Config, bodies: Mapping[JobKind, JobBody] | None = None) -> int:
     ledger: Ledger | None = None
     health: HealthServer | None = None
     keeper: LeaseKeeper | None = None
+    events: EventRunner | None = None
     try:
         ledger = Ledger.open(config.ledger.url)
         keeper = LeaseKeeper(
@@ -205,11 +211,20 @@ def run(config: Config, bodies: Mapping[JobKind, JobBody] | None = None) -> int:
         all_bodies = {**job_bodies(), **(bodies or {})}
         service = SchedulerService(config, ledger, keeper, metrics, clock=utcnow, bodies=all_bodies)
         scheduler = build_scheduler(service, keeper)
+        receiver: WebhookReceiver | None = None
+        hooks = config.service.webhooks
+        if hooks is not None:  # deliveries recorded by any replica, run by the leader (custodian.service.events)
+            receiver = WebhookReceiver(config, ledger, utcnow, hooks.secret.resolve().encode(), hooks.max_body)
+            events = EventRunner(
+                config, ledger, keeper, clock=utcnow, stopping=service.stopping, poll_every=hooks.poll_every
+            )
         if config.service.health.port is not None:
             health = HealthServer(
-                config.service.health.bind, config.service.health.port, service.health, metrics.render
+                config.service.health.bind, config.service.health.port, service.health, metrics.render, receiver
             )
             health.start()
+        if events is not None:
+            events.start()
         stopper = _Stopper(service, scheduler)
         signal.signal(signal.SIGTERM, stopper)
         signal.signal(signal.SIGINT, stopper)
@@ -218,9 +233,13 @@ def run(config: Config, bodies: Mapping[JobKind, JobBody] | None = None) -> int:
         scheduler.start()  # blocks until the stopper shuts it down
         _LOG.info("scheduler loop stopped; waiting for running jobs")
         service.wait_idle()
+        if events is not None:
+            events.join()  # `stopping` is set: it ends after the run it may be in (its fence refuses the next action)
         _LOG.info(f"stopped after {stopper.signal_name or 'shutdown'}")
         return ExitCode.OK
     finally:
+        if events is not None:
+            events.stopping.set()  # also when the loop failed: no poll after the ledger is closed
         if keeper is not None:
             keeper.stop(release=True)
         if health is not None:
@@ -255,6 +274,9 @@ def serve(
         return run(config, bodies)
     except ReplicaConflictError as exc:
         _LOG.error(f"refusing to start: {exc}")
+        return ExitCode.BAD_INPUT
+    except ConfigError as exc:  # e.g. the webhook secret's variable or file is missing
+        _LOG.error("refusing to start: " + "; ".join(exc.problems))
         return ExitCode.BAD_INPUT
     except Exception:  # noqa: BLE001 - logged with its traceback; exit status 1
         _LOG.exception("the scheduler failed")

@@ -17,6 +17,7 @@ from pydantic import (
 
 from custodian.cadence import Cadence, CadenceError, cadence_for
 from custodian.config.values import Mode, Span, Strict, format_duration
+from custodian.config.webhooks import WebhooksConfig
 
 
 class JobKind(StrEnum):
@@ -175,3 +176,12 @@ class ServiceConfig(Strict):
     )
     health: HealthConfig = Field(default_factory=HealthConfig)
     lease: LeaseConfig = Field(default_factory=LeaseConfig)
+    webhooks: WebhooksConfig | None = Field(
+        default=None, description="GitHub webhooks at POST /webhooks/github (needs health.port); off when absent"
+    )
+
+    @model_validator(mode="after")
+    def _webhooks_need_a_port(self) -> ServiceConfig:
+        if self.webhooks is not None and self.health.port is None:
+            raise ValueError("webhooks are served by the health endpoint: set service.health.port")
+        return self

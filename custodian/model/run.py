@@ -72,6 +72,8 @@ class RunInfo:
     config_digest: str
     tool_version: str
     as_of: datetime | None = None  # forecast time for `audit --as-of`
+    trigger: str | None = None  # `schedule:<job>`, `event:<delivery id>`; None: started by a person
+    version: str | None = None  # a version-scoped run (an event's hand-off) judged this version only
 
 
 @dataclass(frozen=True)

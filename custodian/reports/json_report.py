@@ -5,7 +5,7 @@ Its top level is a contract that other tools read; keys may be added, none renam
     {
       "schema_version": 1,
       "run": {"id", "started_at", "finished_at", "mode", "applied", "config_digest",
-              "tool_version", "counts", "verdict", "stages", ["as_of"]},
+              "tool_version", "counts", "verdict", "stages", ["as_of"], ["trigger"], ["version"]},
       "findings": [{"rule", "status", "severity", "subject", "message", "evidence", "remediation"}],
       "actions":  [{"kind", "key", "rule", "reason", "outcome", "at", "detail", "subject"}],
       "holds":    [{"id", "target_type", "target", "reason", "placed_by", "placed_at", "until",
@@ -19,8 +19,10 @@ Its top level is a contract that other tools read; keys may be added, none renam
 `subject` is `{"provider", "kind", "provider_name", "logical_name", "version", "stage",
 "resource_id", "scope"}` (absent values are null). Timestamps are ISO 8601 in UTC with a `Z`
 suffix; `finished_at` is null for a run that did not finish; `as_of` is present only for a
-forecast audit. `counts` has every status, worst first. A hold's `active` is judged at `as_of`
-when set, else at `started_at`. Ordering is deterministic (see `custodian.reports.common`).
+forecast audit; `trigger` (`schedule:<job>` or `event:<delivery id>`) only for a run the service
+started, `version` only for a version-scoped run (an event's hand-off). `counts` has every
+status, worst first. A hold's `active` is judged at `as_of` when set, else at `started_at`.
+Ordering is deterministic (see `custodian.reports.common`).
 
 Each finding also has `cost`: `{"monthly", "currency", "basis"}` (the estimated monthly cost,
 a decimal string such as "12.34") or null. `costs` holds the run's sums for finance (see
@@ -158,6 +160,10 @@ def run_document(result: RunResult) -> dict[str, Any]:
     document["forecast"] = result.forecast
     if run.as_of is not None:
         document["as_of"] = iso_utc(run.as_of)
+    if run.trigger is not None:
+        document["trigger"] = run.trigger
+    if run.version is not None:
+        document["version"] = run.version
     return document
 
 

@@ -36,10 +36,16 @@ class RunRequest:
     apply: bool = False
     as_of: datetime | None = None
     parts: frozenset[str] = frozenset({ACCOUNTS, REAPER})
+    #: only this version's accounts are judged and acted on (an event's hand-off); None: every version
+    version: str | None = None
+    #: what started the run, for the record: `schedule:<job>`, `event:<delivery id>`; None: a person
+    trigger: str | None = None
 
     def __post_init__(self) -> None:
         if not self.parts or not self.parts <= {ACCOUNTS, REAPER}:
             raise ValueError(f"a run covers accounts and/or reaper, got {sorted(self.parts)}")
+        if self.version is not None and self.parts != {ACCOUNTS}:
+            raise ValueError("a version-scoped run covers the accounts part only")
         if self.apply and self.mode is not RunMode.ENFORCE:
             raise ValueError("only an enforce run can apply changes")
         if self.as_of is not None and self.mode is not RunMode.AUDIT:

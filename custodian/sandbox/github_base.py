@@ -91,6 +91,9 @@ class GithubRoutesBase:
     def _now(self) -> datetime:
         return self.clock.now().replace(microsecond=0)
 
+    def deliver(self, ctx: Ctx, repo: RepoRec, event: str, fields: Json) -> None:
+        """Send a webhook delivery of `event` (`github_hooks` does, once a webhook is configured)."""
+
     # -- lookups ----------------------------------------------------------------------------------------
     def _user(self, login: str) -> UserRec:
         rec = self.store.find_user(login)

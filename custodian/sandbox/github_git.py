@@ -6,7 +6,7 @@ for an annotated tag (its `sha` is the tag object's, readable at `git/tags/{sha}
 for a lightweight one. A tag is listed only once its push time is reached on the emulator's clock;
 `POST git/tags` makes an unreferenced tag object, `POST git/refs` pushes `refs/tags/NAME` (only tag
 refs are modelled: `matching-refs/heads` is empty) to a known commit or tag object at the clock's
-current time.
+current time (and, with a webhook configured, delivers a `create` event: `github_hooks`).
 """
 
 from __future__ import annotations
@@ -158,6 +158,8 @@ class GithubGitRoutes(GithubRoutesBase):
         else:
             raise ApiError(422, "Object does not exist")
         repo.tags[name] = tag
+        fields = {"ref": name, "ref_type": "tag", "master_branch": repo.default_branch, "description": None}
+        self.deliver(ctx, repo, "create", {**fields, "pusher_type": "user"})
         return json_response(201, tag_ref_json(ctx.urls, repo, tag))
 
 

@@ -133,4 +133,9 @@ class GithubTimelineRoutes(GithubGitRoutes):
         )
         dep.statuses.append(st)
         dep.updated_at = max(dep.updated_at, now)
-        return json_response(201, self._status_view(ctx, repo, dep)(st))
+        view = self._status_view(ctx, repo, dep)(st)
+        deployment = gj.deployment_json(ctx.urls, repo, dep, self._account(ctx, dep.creator))
+        self.deliver(
+            ctx, repo, "deployment_status", {"action": "created", "deployment_status": view, "deployment": deployment}
+        )
+        return json_response(201, view)

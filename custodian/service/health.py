@@ -1,5 +1,8 @@
 """The optional HTTP endpoint of the scheduled service: `/healthz` (JSON) and `/metrics` (Prometheus).
 
+With a `webhook` receiver (`service.webhooks`), `POST /webhooks/github` is handed to it
+(`custodian.service.webhooks`); every other POST is 404.
+
 `/healthz` answers 200 when the scheduler loop runs, the lease keeper runs and the ledger answered
 its last lease round recently, whether this replica leads or stands by (both are healthy: a
 standby is ready to take over); 503 otherwise, with the problems listed. Off unless
@@ -13,9 +16,12 @@ import logging
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
+
+if TYPE_CHECKING:
+    from custodian.service.webhooks import WebhookReceiver
 
 _LOG = logging.getLogger("release_custodian.health")
 
@@ -24,7 +30,12 @@ class HealthServer:
     """Serves `status()` at /healthz and `metrics()` at /metrics in a daemon thread."""
 
     def __init__(
-        self, bind: str, port: int, status: Callable[[], dict[str, Any]], metrics: Callable[[], bytes]
+        self,
+        bind: str,
+        port: int,
+        status: Callable[[], dict[str, Any]],
+        metrics: Callable[[], bytes],
+        webhook: WebhookReceiver | None = None,
     ) -> None:
         owner = self
 
@@ -44,6 +55,22 @@ class HealthServer:
                     _LOG.exception("health endpoint failed")
                     self._send(500, "text/plain; charset=utf-8", f"error: {type(exc).__name__}\n".encode())
 
+            def do_POST(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if owner.webhook is None or path != "/webhooks/github":
+                    self.close_connection = True  # the body was not read
+                    self._send(404, "text/plain; charset=utf-8", b"not found\n")
+                    return
+                try:
+                    answer = owner.webhook.serve(self.headers, self.rfile)
+                except Exception as exc:  # noqa: BLE001 - GitHub must get an answer (and will redeliver)
+                    _LOG.exception("webhook endpoint failed")
+                    self.close_connection = True
+                    self._send(500, "text/plain; charset=utf-8", f"error: {type(exc).__name__}\n".encode())
+                    return
+                self.close_connection = self.close_connection or answer.close
+                self._send(answer.status, "application/json", answer.encoded())
+
             def _send(self, code: int, content_type: str, body: bytes) -> None:
                 self.send_response(code)
                 self.send_header("Content-Type", content_type)
@@ -57,6 +84,7 @@ class HealthServer:
 
         self.status = status
         self.metrics = metrics
+        self.webhook = webhook
         self._server = ThreadingHTTPServer((bind, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="health", daemon=True)
@@ -67,7 +95,8 @@ class HealthServer:
 
     def start(self) -> None:
         self._thread.start()
-        _LOG.info(f"health: /healthz and /metrics on port {self.port}")
+        extra = " and POST /webhooks/github" if self.webhook is not None else ""
+        _LOG.info(f"health: /healthz and /metrics{extra} on port {self.port}")
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -94,7 +94,7 @@ def _run(ctx: JobContext, mode: RunMode, apply: bool, parts: frozenset[str]) -> 
 
     outcome = run_lifecycle(
         ctx.config,
-        RunRequest(mode, apply=apply, parts=parts),
+        RunRequest(mode, apply=apply, parts=parts, trigger=f"schedule:{ctx.job_id}"),
         ledger=ctx.ledger,
         clock=ctx.clock,
         progress=ctx.progress,
