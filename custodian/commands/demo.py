@@ -20,10 +20,11 @@ from rich.table import Table
 from custodian.commands.common import findings_table
 from custodian.commands.runs import print_outcome
 from custodian.config import Config, ConfigError, LedgerConfig, ReportsConfig, format_duration, load_config
+from custodian.config.notifications import Channels, Fallback, MailboxChannel, NotificationsConfig
 from custodian.errors import BadInputError, ExitCode
 from custodian.ledger.store import Ledger
 from custodian.logs import configure
-from custodian.model import ARM_TYPES, ActionOutcome, Finding, HoldTarget, RunMode, Status
+from custodian.model import ARM_TYPES, ActionOutcome, Finding, RunMode, Status
 from custodian.progress import LogProgress
 from custodian.reports.costs import cost_summary, has_costs
 from custodian.run import RunOutcome, RunRequest, run_lifecycle
@@ -77,9 +78,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     try:
+        from custodian.commands.sandbox_holds import place_scenario_holds  # imports this module
         from custodian.sandbox.azurite import AzuriteUnavailableError
         from custodian.sandbox.runtime import Sandbox
-        from custodian.sandbox.scenario import ScenarioError, load_scenario, resolved_holds
+        from custodian.sandbox.scenario import ScenarioError, load_scenario
     except ImportError as exc:  # the emulators' own dependencies are the `sandbox` extra
         raise BadInputError(
             f"the sandbox needs its extra ({exc.name} is missing): pip install 'release-custodian[sandbox]'"
@@ -114,16 +116,11 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         }
         if args.no_blobs and config.reaper is not None:
             updates["reaper"] = config.reaper.model_copy(update={"storage_accounts": []})
+        updates["notifications"] = demo_notifications(config, out)
         config = config.model_copy(update=updates)
-        clock = sandbox.clock.now
         ledger = Ledger.open(config.ledger.url)
         try:
-            for hold in resolved_holds(scenario, clock()):
-                target_type = HoldTarget.VERSION if hold.version else HoldTarget.ACCOUNT
-                target = hold.version or hold.account or ""
-                ledger.place_hold(
-                    target_type, target, hold.reason, hold.by, hold.placed_at, hold.until, config.holds.max_duration
-                )
+            place_scenario_holds(ledger, scenario, sandbox.clock.now(), config.holds.max_duration)
             if config.reaper is not None and config.reaper.storage_accounts:
                 # Azurite stamps blobs with their upload time: start the story once the stale-blob age
                 # has passed for every seeded blob, so each run finds the same (reproducible from run to run)
@@ -220,6 +217,40 @@ def run_steps(
     return steps
 
 
+def demo_notifications(config: Config, out: Path) -> NotificationsConfig:
+    """Owners are told in an mbox file (`<out>/notices.mbox`), never on a real channel: a `--config`'s
+    own notification settings (notify_before, owner tags, fallback, templates) are kept, its channels not."""
+    mailbox = Channels(mailbox=MailboxChannel(path=out / "notices.mbox"))
+    if config.notifications is not None:
+        return config.notifications.model_copy(update={"channels": mailbox})
+    fallback = Fallback(default="release-managers@example.com", orgs={config.github.org: "platform-team@example.com"})
+    return NotificationsConfig(fallback=fallback, channels=mailbox)
+
+
+def notice_lines(outcome: RunOutcome, limit: int = 4) -> list[str]:
+    """Who was told what (or would be, or could not be), between the mark and the deletion."""
+    if outcome.notices is None:
+        return []
+    lines = []
+    deliveries = outcome.notices.deliveries
+    for delivery in deliveries[:limit]:
+        notices = delivery.batch.notices
+        verb = {"sent": "told", "planned": "would tell"}.get(delivery.status.value, f"{delivery.status.value}:")
+        lines.append(
+            f"{verb} {delivery.batch.owner} ({delivery.channel}): {len(notices)} object(s) to be deleted, "
+            f"the first not before {notices[0].delete_at:%Y-%m-%d %H:%M} UTC"
+        )
+    if len(deliveries) > limit:
+        lines.append(f"... and {len(deliveries) - limit} more notice message(s)")
+    boxes = sorted({d.detail for d in deliveries if d.channel == "mailbox" and d.status.value == "sent"})
+    if boxes:
+        lines.append(f"the notices, as the owners read them: {', '.join(b.removeprefix('mbox ') for b in boxes)}")
+    waiting = sum(1 for f in outcome.result.findings if "has not been notified" in f.message)
+    if waiting:
+        lines.append(f"waiting for their notice before deletion: {waiting}")
+    return lines
+
+
 def narrate(outcome: RunOutcome) -> list[str]:
     """What a step found, did, reclaimed, and what remains and why, in a few lines."""
     result = outcome.result
@@ -254,6 +285,7 @@ def narrate(outcome: RunOutcome) -> list[str]:
         lines.append(f"report only, a person decides: {', '.join(names[:4])}" + (" ..." if len(names) > 4 else ""))
     if not failing and not result.incomplete:
         lines.append("nothing is failing")
+    lines += notice_lines(outcome)
     lines.append(f"the whole story: {outcome.reports.report_html}")
     return lines
 

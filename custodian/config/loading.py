@@ -1,4 +1,9 @@
-"""Loading a configuration file: `${VAR}` expansion, paths made absolute, line-numbered errors."""
+"""Loading a configuration file: strict YAML, `${VAR}` expansion, paths made absolute, line-numbered errors.
+
+The YAML is read by `yaml_strict` (UTF-8 only, duplicate keys and alias bombs refused) before any
+of it is walked; every later check is the schema's (`models`), so `config validate` and a run refuse
+the same values with the same message.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from pydantic import (
 
 from custodian.config.models import Config
 from custodian.config.values import ENV_REF, ConfigError
+from custodian.config.yaml_strict import decode_text, load_strict
 
 
 def _expand_env(node: Any, path: str, missing: list[str]) -> Any:
@@ -36,11 +42,15 @@ def _expand_env(node: Any, path: str, missing: list[str]) -> Any:
 
 def _line_index(text: str) -> dict[tuple[str | int, ...], int]:
     """Map key paths of the YAML document to 1-based line numbers."""
-    index: dict[tuple[str | int, ...], int] = {}
     try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return index
+        _, root = load_strict(text, "<config>")
+    except ConfigError:
+        return {}
+    return _node_lines(root)
+
+
+def _node_lines(root: yaml.Node | None) -> dict[tuple[str | int, ...], int]:
+    index: dict[tuple[str | int, ...], int] = {}
 
     def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
         index[path] = node.start_mark.line + 1
@@ -115,6 +125,9 @@ _PATH_KEYS: tuple[tuple[str, ...], ...] = (
     ("reaper", "policies_dir"),
     ("reaper", "price_table"),
     ("reports", "directory"),
+    ("notifications", "templates_dir"),
+    ("notifications", "channels", "mailbox", "path"),
+    ("notifications", "channels", "email", "ca_bundle"),
 )
 
 
@@ -162,12 +175,7 @@ def resolve_config_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
 
 
 def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise ConfigError([f"{where}: YAML syntax error: {getattr(exc, 'problem', None) or exc}"]) from exc
+    data, root = load_strict(text, source)
     if data is None:
         raise ConfigError([f"{source}: the file is empty"])
     if not isinstance(data, dict):
@@ -181,15 +189,15 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source, _line_index(text))) from exc
+        raise ConfigError(format_validation_error(exc, source, _node_lines(root))) from exc
 
 
 def load_config(path: Path) -> Config:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read the configuration: {exc.strerror}"]) from exc
-    return parse_config(text, str(path), path.resolve().parent)
+    return parse_config(decode_text(data, str(path)), str(path), path.resolve().parent)
 
 
 def config_schema() -> dict[str, Any]:

@@ -8,17 +8,40 @@ import re
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     Field,
     field_validator,
     model_validator,
 )
 
+from custodian.config.notifications import NotificationsConfig
 from custodian.config.reporting import ReportsConfig as ReportsConfig  # re-exported (the reports section)
 from custodian.config.schedule import ScheduleConfig, ServiceConfig
-from custodian.config.values import Duration, Mode, PositiveDuration, SecretRef, Strict, StrList
+from custodian.config.values import (
+    Duration,
+    ExistingDirectory,
+    ExistingFile,
+    Mode,
+    PositiveDuration,
+    SecretRef,
+    Strict,
+    StrList,
+)
 from custodian.rules.naming import DEFAULT_VERSION_PATTERN, AccountNamer, TemplateError
+from custodian.rules.reaping import mark_grace_problem
+
+
+def _mark_grace(grace: timedelta) -> timedelta:
+    problem = mark_grace_problem(grace)  # the run's own check (`ReapSettings`), so both refuse alike
+    if problem:
+        raise ValueError(problem)
+    return grace
+
+
+MarkGrace = Annotated[PositiveDuration, AfterValidator(_mark_grace)]
 
 
 class GithubMode(StrEnum):
@@ -158,7 +181,9 @@ class AzureCredentialConfig(Strict):
 
 class AzureConfig(Strict):
     arm_endpoint: str = Field(default="https://management.azure.com", description="ARM base URL (sovereign, Stack)")
-    ca_bundle: Path | None = Field(default=None, description="CA bundle for ARM and the authority (private CAs)")
+    ca_bundle: ExistingFile | None = Field(
+        default=None, description="CA bundle for ARM and the authority (private CAs); the file must exist"
+    )
     subscriptions: StrList = Field(min_length=1)
     access_token: SecretRef | None = Field(
         default=None, description="shorthand for credential: {kind: access-token, access_token: ...}"
@@ -249,10 +274,10 @@ class StorageAccountConfig(Strict):
 class ReaperConfig(Strict):
     """Rule L4 (QA/UAT leftovers after prod) and orphans O1-O6, reaped in two phases (mark, then delete)."""
 
-    policies_dir: Path | None = Field(
+    policies_dir: ExistingDirectory | None = Field(
         default=None, description="Cloud Custodian policy files (default: the policies/ shipped with release-custodian)"
     )
-    mark_grace: PositiveDuration = Field(description="time between marking and deleting; required, never zero")
+    mark_grace: MarkGrace = Field(description="time between marking and deleting; required, at least 1m")
     leftover_grace: Duration = Field(default=timedelta(hours=24), description="L4: after the production success")
     hold_tag: str = Field(default="custodian-hold", description="a resource or blob with this tag is never touched")
     mark_tag: str = Field(default="custodian-reap", description="tag holding the planned deletion (mark-for-op)")
@@ -260,7 +285,7 @@ class ReaperConfig(Strict):
     stopped_vm_min_age: PositiveDuration = Field(default=timedelta(days=14), description="O5")
     stale_blob_age: PositiveDuration = Field(default=timedelta(days=7), description="O6, from last-modified")
     storage_accounts: list[StorageAccountConfig] = Field(default_factory=list)
-    price_table: Path | None = Field(default=None, description="a price table file overriding the shipped one")
+    price_table: ExistingFile | None = Field(default=None, description="a price table file overriding the shipped one")
     c7n_timeout: PositiveDuration = Field(default=timedelta(minutes=15), description="per c7n policy run")
 
 
@@ -280,6 +305,9 @@ class Config(Strict):
     mode: Mode = Mode.AUDIT
     enforce: EnforceConfig = Field(default_factory=EnforceConfig)
     reaper: ReaperConfig | None = Field(default=None, description="rule L4 and orphans; off when absent")
+    notifications: NotificationsConfig | None = Field(
+        default=None, description="owners hear before deletions (and deletions wait for it); off when absent"
+    )
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)

@@ -12,7 +12,9 @@
 6. it is inside the rule's scope, when the rule deletes a resource or blob: nothing prod-stage,
    nothing of a release that is not complete (unknown and ambiguous versions included), nothing a
    managed parent owns; a deletion only on the mark that was judged due;
-7. it is due (`not_before`).
+7. it is due (`not_before`);
+8. when notifications are configured, a deletion's owner was told at least `notify_before` earlier
+   (`NoticeIndex`: the first notice sent about the target, from the ledger).
 
 Dependencies (what must be gone first, what a deletion takes with it) and the run-wide caps are
 checked over the whole plan (`dependencies`, `plan`). The executor asks the gate again, on a fresh
@@ -21,8 +23,9 @@ re-read, right before each action.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from custodian.engine.holds import HoldIndex, HoldMatch, Target
@@ -52,6 +55,7 @@ class Refusal(StrEnum):
     MANAGED_PARENT = "owned by a managed parent"
     MARK_CHANGED = "its mark changed since it was judged"
     NOT_DUE = "not due yet"
+    NOT_NOTIFIED = "its owner has not been notified long enough before"
     DEPENDENCY = "kept for a dependency"
     CAP = "a safety cap aborted the run"
 
@@ -61,7 +65,7 @@ class Refusal(StrEnum):
             return Effect.HELD
         if self in (Refusal.PROD_STAGE, Refusal.RELEASE_NOT_COMPLETE, Refusal.MANAGED_PARENT):
             return Effect.PROTECTED
-        if self in (Refusal.NOT_DUE, Refusal.DEPENDENCY, Refusal.MARK_CHANGED):
+        if self in (Refusal.NOT_DUE, Refusal.NOT_NOTIFIED, Refusal.DEPENDENCY, Refusal.MARK_CHANGED):
             return Effect.WAIT
         return Effect.BLOCKED
 
@@ -71,6 +75,26 @@ class Decision:
     refusal: Refusal
     detail: str  # for people: what exactly, e.g. "subscription 2222... is not in enforce.allowed_subscriptions"
     hold: HoldMatch | None = None
+
+
+@dataclass(frozen=True)
+class NoticeIndex:
+    """When each target's owner was first told of its deletion, and how long before a deletion that must be."""
+
+    first_sent: Mapping[str, datetime]
+    notify_before: timedelta
+
+    def waiting(self, target: str, now: datetime) -> Decision | None:
+        first = self.first_sent.get(target)
+        if first is None:
+            return Decision(Refusal.NOT_NOTIFIED, "its owner has not been notified yet (notifications)")
+        ready = first + self.notify_before
+        if ready > now:
+            return Decision(
+                Refusal.NOT_NOTIFIED,
+                f"its owner was notified at {first:%Y-%m-%dT%H:%M:%SZ}; not before {ready:%Y-%m-%dT%H:%M:%SZ}",
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -85,6 +109,7 @@ class GateContext:
     version_tag_key: str
     stage_tag_key: str
     known_versions: frozenset[str]
+    notices: NoticeIndex | None = None  # None: notifications are not configured, deletions need no notice
 
 
 def _deletes(action: Action) -> bool:
@@ -106,6 +131,8 @@ class Gate:
             refused = self._mark_unchanged(action, target)
         if refused is None and action.not_before is not None and action.not_before > self.context.now:
             refused = Decision(Refusal.NOT_DUE, f"due at {action.not_before:%Y-%m-%dT%H:%M:%SZ}")
+        if refused is None and self.context.notices is not None and action.kind.deletes:
+            refused = self.context.notices.waiting(action.target, self.context.now)
         return refused
 
     def _scope(self, scope: Scope | None, target: Target) -> Decision | None:

@@ -53,6 +53,7 @@ class Plan:
     findings: tuple[Finding, ...]  # every finding, settled, plus the SAFETY findings
     aborted: str | None = None  # why a cap aborted the run (nothing is done)
     notes: Mapping[str, str] = field(default_factory=dict)
+    waiting: tuple[tuple[Action, Decision], ...] = ()  # not yet: not due, a dependency, a notice (said in findings)
 
 
 _REVOCATION = frozenset(
@@ -172,7 +173,8 @@ def make_plan(
 
     _settle_messages(findings, actions, refused, owner, resolved.notes)
     findings += _safety_findings(list(refused.values()), aborted, enforce)
-    return Plan(tuple(actions), tuple(records), tuple(findings), aborted, resolved.notes)
+    waiting = tuple((a, d) for _i, a, d in refused.values() if d.refusal.effect is Effect.WAIT)
+    return Plan(tuple(actions), tuple(records), tuple(findings), aborted, resolved.notes, waiting)
 
 
 def _owner_of(action: Action, allowed: Mapping[str, Action], owner: Mapping[str, int]) -> int:

@@ -7,7 +7,7 @@ JSON columns hold plain JSON-able values only.
 The migrations in `migrations/versions/` must produce exactly these tables; a test compares the
 migrated database with this metadata. Add later tables here and in a new migration, never by
 editing an applied one (0001: runs, findings, journal, holds; 0002: job_runs, leases; 0003: the
-journal's `plan` column, tag_sightings; 0004: the runs' `costs` column).
+journal's `plan` column, tag_sightings; 0004: the runs' `costs` column; 0005: webhook_events; 0006: notices).
 """
 
 from __future__ import annotations
@@ -204,4 +204,48 @@ tag_sightings = Table(  # when the custodian first saw a tag: the evidence of a 
     Column("repo", String(256), primary_key=True),
     Column("tag", String(256), primary_key=True),
     Column("first_seen_at", UTCDateTime(), nullable=False),
+)
+
+# -- event-driven hand-off (revision 0005) ------------------------------------------------------------
+
+webhook_events = Table(  # one row per GitHub delivery accepted: a redelivery (same delivery id) acts once
+    "webhook_events",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("delivery_id", String(64), nullable=False),  # X-GitHub-Delivery
+    Column("event", String(64), nullable=False),  # X-GitHub-Event: create, delete, release, deployment_status
+    Column("action", String(64), nullable=False),  # the payload's action or state ("" when it has none)
+    Column("repo", String(256), nullable=False),
+    Column("ref", String(256), nullable=True),  # the tag the event is about
+    Column("version", String(128), nullable=True),
+    Column("stage", String(64), nullable=True),
+    Column("status", String(16), nullable=False),  # pending | running | done | failed | recorded | ignored
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=True),  # the tag's, release's or status's time
+    Column("due_at", UTCDateTime(), nullable=True),  # occurred_at + grace: when its run is due (pending only)
+    Column("holder", String(256), nullable=True),  # the leader that ran it
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("run_id", String(64), nullable=True),  # the version-scoped run it made
+    Column("detail", Text(), nullable=False),
+    UniqueConstraint("delivery_id", name="uq_webhook_events_delivery_id"),
+    Index("ix_webhook_events_status_due_at", "status", "due_at"),
+)
+
+# -- notices (revision 0006) ----------------------------------------------------------------------------
+
+notices = Table(  # each notice of an upcoming deletion, per channel and target: sent once, deletions wait for it
+    "notices",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False),
+    Column("channel", String(32), nullable=False),  # email, slack, teams, github_issue, mailbox
+    Column("owner", String(256), nullable=False),
+    Column("target", String(1024), nullable=False),  # the target's key
+    Column("rule", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # sent | failed
+    Column("due_at", UTCDateTime(), nullable=True),  # the deletion it announces, not before
+    Column("at", UTCDateTime(), nullable=False),
+    Column("detail", Text(), nullable=False),  # the channel's receipt or error (never a secret)
+    Index("ix_notices_target_status", "target", "status"),
 )

@@ -23,16 +23,19 @@ from typing import Any, Final, Self
 
 from alembic import command
 from alembic.config import Config
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, case, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from custodian.ledger import schema as t
+from custodian.ledger.events import EventsLedger
 from custodian.ledger.holds import HoldsLedger
 from custodian.ledger.journal import JournalLedger
 from custodian.ledger.locks import ApplyLock
+from custodian.ledger.notices import NoticesLedger
 from custodian.ledger.rows import (
     HoldEvent,
     HoldEventKind,
@@ -56,6 +59,7 @@ from custodian.model import (
     RunInfo,
     RunMode,
 )
+from custodian.private_files import create_private_file
 
 __all__ = ["HoldEvent", "HoldEventKind", "JournalEntry", "Ledger", "LedgerInputError", "RunRecord", "finding_key"]
 
@@ -66,7 +70,7 @@ _SQLITE_BUSY_TIMEOUT_S: Final = 30.0
 _HOLD_ID_ATTEMPTS: Final = 16
 
 
-class Ledger(SchedulingLedger, JournalLedger, HoldsLedger):
+class Ledger(SchedulingLedger, JournalLedger, HoldsLedger, NoticesLedger, EventsLedger):
     """The ledger of one database; open with `Ledger.open(url)`, close with `close()` (or `with`).
 
     The run ledger of scheduled jobs and the leader lease are in `SchedulingLedger`.
@@ -102,11 +106,19 @@ class Ledger(SchedulingLedger, JournalLedger, HoldsLedger):
     def open(cls, url: str) -> Ledger:
         """Connect to `url` (`sqlite:///path`, `postgresql+psycopg://...`) and upgrade the schema.
 
-        A SQLite file's directory is created; `postgresql://` means the psycopg (3) driver.
+        A SQLite file and its directory are created owner-only (0600/0700; SQLite's `-wal`/`-shm`
+        take the file's mode); `postgresql://` means the psycopg (3) driver. A database that cannot
+        be reached or read (a wrong URL, a file that is not SQLite) is a `LedgerInputError` naming
+        the cause, raised before anything is written.
         """
         engine = _create_engine(url)
         try:
             _upgrade(engine)
+        except (DBAPIError, CommandError) as exc:
+            engine.dispose()
+            shown = engine.url.render_as_string(hide_password=True)
+            cause = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise LedgerInputError(f"cannot open the ledger {shown}: {cause}") from exc
         except BaseException:
             engine.dispose()
             raise
@@ -328,7 +340,11 @@ def _sqlite_engine(parsed: URL) -> Engine:
         engine = create_engine(parsed, connect_args={**connect_args, "check_same_thread": False}, poolclass=StaticPool)
     else:
         if not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            path = Path(database).expanduser()
+            try:
+                create_private_file(path)  # before SQLite does: with the umask's mode, it would be world-readable
+            except OSError as exc:
+                raise LedgerInputError(f"cannot create the ledger file {path}: {exc.strerror or exc}") from exc
         engine = create_engine(parsed, connect_args=connect_args)
 
     @event.listens_for(engine, "connect")

@@ -233,6 +233,18 @@ RULES: tuple[Rule, ...] = (
         "custodian/engine/gate.py",
         "Fix the cause (allowlist, inventory or caps) and rerun; nothing was changed for these targets.",
     ),
+    Rule(
+        "NOTIFY",
+        "owner not notified",
+        "a notice of an upcoming deletion could not be sent on a channel (or waits for the channel's per-run "
+        "limit); the deletions it announces wait until a notice went out `notify_before` earlier",
+        Status.WARN,
+        Severity.MEDIUM,
+        Purpose.GUARD,
+        Implementation.PYTHON,
+        "custodian/notify/send.py",
+        "Fix the channel (address, webhook, SMTP credentials); the next run retries, and deletions wait meanwhile.",
+    ),
 )
 
 BY_ID: Mapping[str, Rule] = MappingProxyType({rule.id: rule for rule in RULES})

@@ -33,6 +33,7 @@ from custodian.model import (
     RunResult,
     Verdict,
 )
+from custodian.notify.send import NotifyOutcome
 from custodian.pricing.table import PriceTable
 from custodian.progress import NullProgress, Progress
 from custodian.providers.wire import CallCounter
@@ -48,6 +49,7 @@ from custodian.run.context import (
     RunRequest,
     RunTuning,
 )
+from custodian.run.notifications import notice_index, notify_owners
 from custodian.run.reaper import ReaperCollection, collect_reaper, reaper_verdicts
 from custodian.run.report_inputs import report_context
 from custodian.run.wiring import (
@@ -86,6 +88,7 @@ class RunOutcome:
     exit_code: ExitCode
     api_calls: dict[str, dict[str, int]]
     plan: Plan | None  # None for audits
+    notices: NotifyOutcome | None = None  # enforce runs with `notifications`: what was sent (or would be)
 
 
 def new_run_id(now: datetime, mode: RunMode) -> str:
@@ -117,6 +120,8 @@ def run_lifecycle(
         config.digest(),
         __version__,
         request.as_of,
+        trigger=request.trigger,
+        version=request.version,
     )
     counter = CallCounter()
     providers = Providers(config, read_only=not applying, counter=counter, tuning=tuning)  # secrets resolved first
@@ -209,6 +214,7 @@ def _run(ctx: RunContext) -> RunOutcome:
     prices: PriceTable | None = None
     records: list[ActionRecord] = []
     plan: Plan | None = None
+    notified: NotifyOutcome | None = None
     try:
         inventory, reaper, prices = _collect(ctx)
         verdicts: list[Verdict] = collection_errors(inventory.errors)
@@ -216,12 +222,12 @@ def _run(ctx: RunContext) -> RunOutcome:
             ctx.progress.note(
                 f"collected {len(inventory.accounts)} accounts, {len(inventory.errors)} incomplete unit(s)"
             )
-            verdicts += evaluate_accounts(inventory, now, lifecycle_settings(config))
+            verdicts += _in_scope(ctx.request, evaluate_accounts(inventory, now, lifecycle_settings(config)))
         if reaper is not None and prices is not None:
             verdicts += reaper_verdicts(config, reaper, inventory.timeline, now, prices)
         verdicts += expired_holds(holds, now)
         enforce = ctx.request.mode is RunMode.ENFORCE
-        gate = build_gate(config, inventory, holds, now)
+        gate = build_gate(config, inventory, holds, now, notice_index(config, ctx.ledger))
         limits = Limits(config.enforce.max_actions_per_run, config.enforce.max_actions_percent)
         populations = populations_of(inventory, reaper)
         planned = make_plan(verdicts, targets_of(inventory), gate, limits, populations, enforce=enforce, now=now)
@@ -229,6 +235,20 @@ def _run(ctx: RunContext) -> RunOutcome:
         if enforce:
             plan = planned
             records = _act(ctx, planned, gate, gateways_for(config, ctx.providers, reaper, now))
+            notified = notify_owners(
+                config,
+                ctx.ledger,
+                ctx.providers,
+                info.run_id,
+                planned,
+                records,
+                findings,
+                targets_of(inventory),
+                now,
+                applied=info.applied,
+            )
+            if notified is not None:
+                findings += notified.findings
     finally:
         if reaper is not None:
             reaper.close()
@@ -245,7 +265,14 @@ def _run(ctx: RunContext) -> RunOutcome:
     paths = write_reports(result, config.reports.directory, formats=config.reports.formats)
     code = exit_code_for(findings, records)
     ctx.ledger.finish_run(info.run_id, finished, result.counts(), code.name.lower(), costs_document(result))
-    return RunOutcome(result, paths, code, ctx.counter.snapshot(), plan)
+    return RunOutcome(result, paths, code, ctx.counter.snapshot(), plan, notified)
+
+
+def _in_scope(request: RunRequest, verdicts: list[Verdict]) -> list[Verdict]:
+    """A version-scoped run keeps its version's account verdicts (the caps still count every account)."""
+    if request.version is None:
+        return verdicts
+    return [v for v in verdicts if v.finding.subject.version == request.version]
 
 
 def _act(ctx: RunContext, plan: Plan, gate: Gate, gateways: Gateways) -> list[ActionRecord]:
@@ -256,9 +283,7 @@ def _act(ctx: RunContext, plan: Plan, gate: Gate, gateways: Gateways) -> list[Ac
         return planned + list(plan.refused)
 
     def report(record: ActionRecord) -> None:
-        ctx.progress.advance(
-            f"{record.action.kind.value} {record.action.subject.short_label}: {record.outcome.value}"
-        )
+        ctx.progress.advance(f"{record.action.kind.value} {record.action.subject.short_label}: {record.outcome.value}")
         if ctx.on_action is not None:
             ctx.on_action(record)
 

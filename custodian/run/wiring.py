@@ -9,7 +9,7 @@ from datetime import datetime
 
 from custodian.collect.accounts import InventorySources
 from custodian.config import Config
-from custodian.engine.gate import Gate, GateContext
+from custodian.engine.gate import Gate, GateContext, NoticeIndex
 from custodian.engine.holds import HoldIndex, Target
 from custodian.engine.plan import Limits, make_plan
 from custodian.errors import ExitCode
@@ -86,7 +86,9 @@ def targets_of(inventory: Inventory) -> dict[str, Target]:
     return targets
 
 
-def build_gate(config: Config, inventory: Inventory, holds: list[Hold], now: datetime) -> Gate:
+def build_gate(
+    config: Config, inventory: Inventory, holds: list[Hold], now: datetime, notices: NoticeIndex | None = None
+) -> Gate:
     settings = reap_settings(config)
     known = inventory.timeline.versions()
     return Gate(
@@ -108,6 +110,7 @@ def build_gate(config: Config, inventory: Inventory, holds: list[Hold], now: dat
             version_tag_key=settings.version_tag_key,
             stage_tag_key=settings.stage_tag_key,
             known_versions=known,
+            notices=notices,
         )
     )
 
@@ -140,11 +143,15 @@ def _mine(finding: Finding, records: Sequence[ActionRecord]) -> list[ActionRecor
 
 
 def _resolved(finding: Finding, records: Sequence[ActionRecord]) -> bool:
-    """A FAIL is resolved when its subject's actions all ended DONE and one of them removed the risk."""
+    """A FAIL is resolved when its subject was deleted (confirmed), or when the actions of its own rule all
+    ended DONE and one of them removed the risk (another rule's revocation does not delete an account)."""
     mine = _mine(finding, records)
-    if not mine or any(r.outcome is not ActionOutcome.DONE for r in mine):
+    if any(r.outcome is not ActionOutcome.DONE for r in mine):
         return False
-    return any(r.action.kind is not ActionKind.MARK for r in mine)  # a mark only schedules the deletion
+    if any(r.action.kind.deletes for r in mine):
+        return True
+    own = [r for r in mine if r.action.rule == finding.rule]
+    return any(r.action.kind is not ActionKind.MARK for r in own)  # a mark only schedules the deletion
 
 
 def settle_outcomes(findings: Sequence[Finding], records: Sequence[ActionRecord], applied: bool) -> list[Finding]:

@@ -12,6 +12,9 @@ live here and in the `github_timeline`, `github_git`, `github_admin` and `github
   `.../releases/tags/{tag}`, `.../releases/{id}`,
   `.../deployments` (filters `environment`, `ref`, `sha`, `task`; newest first), `.../deployments/{id}`,
   `GET|POST .../deployments/{id}/statuses` (newest first), `GET .../deployments/{id}/statuses/{sid}`.
+- Webhooks (`github_hooks`, once `configure_webhook(url, secret)` was called): `POST .../releases`
+  (of an existing tag), `GET .../hooks/{id}/deliveries`, `POST .../hooks/{id}/deliveries/{d}/attempts`;
+  a tag ref, a published release and a deployment status are delivered as signed events.
 - Git database: `GET .../git/refs/tags` (404 when none), `.../git/matching-refs/tags[/{prefix}]`,
   `.../git/ref/tags/{name}`, `.../git/refs/tags/{name}`, `GET .../git/tags/{tag_sha}` (annotated tag
   objects), `POST .../git/tags` (a tag object), `POST .../git/refs` (`refs/tags/NAME` only). A tag whose
@@ -60,6 +63,8 @@ from custodian.sandbox.faults import FaultKind, FaultPlan
 from custodian.sandbox.github_admin import GithubAdminRoutes
 from custodian.sandbox.github_auth import GithubAuthRoutes
 from custodian.sandbox.github_base import DOCS_URL, ApiError, Ctx, Handler, int_param, invalid, not_found
+from custodian.sandbox.github_hooks import GithubHookRoutes
+from custodian.sandbox.github_issues import GithubIssueRoutes
 from custodian.sandbox.github_json import Json
 from custodian.sandbox.github_store import GithubStore
 from custodian.sandbox.github_timeline import GithubTimelineRoutes
@@ -74,7 +79,7 @@ SECONDARY_LIMIT_MESSAGE = (
 )
 
 
-class GithubEmulator(GithubAuthRoutes, GithubAdminRoutes, GithubTimelineRoutes):
+class GithubEmulator(GithubHookRoutes, GithubIssueRoutes, GithubAuthRoutes, GithubAdminRoutes, GithubTimelineRoutes):
     """Serves a `GithubStore` as GitHub REST (GHES `/api/v3` layout); see the module docstring."""
 
     def __init__(
@@ -149,6 +154,10 @@ class GithubEmulator(GithubAuthRoutes, GithubAdminRoutes, GithubTimelineRoutes):
         for method, pattern, handler in self.git_routes(repo):
             r(method, pattern, handler)
         r("GET", f"{repo}/releases", self._releases)
+        for method, pattern, handler in self.hook_routes(repo):
+            r(method, pattern, handler)
+        for method, pattern, handler in self.issue_routes(repo):
+            r(method, pattern, handler)
         r("GET", f"{repo}/releases/latest", self._latest_release)
         r("GET", f"{repo}/releases/tags/{{tag}}", self._release_by_tag)
         r("GET", f"{repo}/releases/{{release_id}}", self._release)

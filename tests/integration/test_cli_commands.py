@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mailbox
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,11 @@ def test_demo_runs_the_story_and_exits_0(
     assert "delete_account qasecureregistry/v0-0-1-qa-acr-sa: done" in captured.err
     assert "1. audit" in flat and "2. enforce --apply" in flat and "mark grace has passed" in flat
     assert "4. audit again" in flat
+    # mark, notify, then delete: owners are told in step 2 (the mbox), the due deletions wait for step 3
+    second = flat.split("2. enforce --apply")[1].split("3. enforce --apply")[0]
+    assert "told release-managers@example.com (mailbox)" in second and "waiting for their notice" in second
+    assert "delete_account" not in second and "9 delete_account, 26 delete_resource" in flat.split("3. enforce")[1]
+    assert len(mailbox.mbox(str(out / "notices.mbox"))) == 2
     first = flat.split("1. audit")[1].split("2. enforce --apply")[0]
     assert "found 42 violation(s)" in first  # the same every run: blobs are stale before the story starts
     assert "waste found 218.43 USD/month, reclaimed 218.43 USD/month" in flat

@@ -52,6 +52,8 @@ TABLES = {
     "hold_events",
     "job_runs",
     "leases",
+    "webhook_events",
+    "notices",
     "alembic_version",
 }
 
@@ -125,7 +127,7 @@ def test_open_migrates_an_empty_database_and_reopening_is_idempotent(ledger_url:
     try:
         with engine.connect() as conn:
             assert set(inspect(conn).get_table_names()) == TABLES
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0004"]
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0006"]
     finally:
         engine.dispose()
 
