@@ -129,13 +129,8 @@ class Totals:
     needs_decision: Decimal = ZERO
 
     def document(self) -> dict[str, str | int]:
-        return {
-            "found": money(self.found),
-            "reclaimed": money(self.reclaimed),
-            "held": money(self.held),
-            "needs_decision": money(self.needs_decision),
-            "items": self.items,
-        }
+        """The same shape as a bucket's (findings.json `costs.totals`)."""
+        return Bucket("", self.found, self.reclaimed, self.held, self.items, self.needs_decision).document()
 
 
 @dataclass(frozen=True)
