@@ -29,6 +29,8 @@ from urllib.parse import parse_qs, unquote
 import jwt
 
 from custodian.sandbox.entra_keys import FEDERATED_AUDIENCE, WORKLOAD_SUBJECT, FederatedIssuer, SigningKey
+from custodian.sandbox.entra_msi import PATH as MSI_PATH
+from custodian.sandbox.entra_msi import ManagedIdentities, serve_managed_identity
 from custodian.sandbox.faults import FaultKind, FaultPlan
 from custodian.sandbox.httpserver import EmulatorServer, Request, Response, json_response
 from custodian.sandbox.tls import SandboxTLS
@@ -103,6 +105,7 @@ class EntraEmulator:
         self.key = SigningKey()
         self.federated_issuer = FederatedIssuer()
         self.apps: dict[str, App] = {}
+        self.managed = ManagedIdentities()  # the App Service style endpoint (`entra_msi`)
         self.server: EmulatorServer | None = None
         self._issued: dict[str, IssuedToken] = {}
         self._lock = threading.Lock()
@@ -170,7 +173,18 @@ class EntraEmulator:
         return record
 
     # -- Emulator protocol ---------------------------------------------------------------------
+    def add_managed_identity(self, *, system: bool = False) -> App:
+        """A managed identity (system-assigned, or user-assigned by its client id) the MSI endpoint serves."""
+        app = self.add_app(workload=False)
+        if system:
+            self.managed.system = app.client_id.lower()
+        else:
+            self.managed.user_assigned.add(app.client_id.lower())
+        return app
+
     def handle(self, request: Request) -> Response:
+        if request.path.rstrip("/") == MSI_PATH:
+            return serve_managed_identity(self, self.managed, request)
         segs = [unquote(s) for s in request.path.split("/") if s]
         low = [s.lower() for s in segs]
         try:

@@ -3,11 +3,15 @@
 The sandbox is started without its static token: ARM accepts only tokens the Entra emulator issued,
 unexpired. The account sweep (ACR tokens) and the reaper (c7n children, which get a bearer token minted
 by the parent from the same credential) run under a client secret, a federated token file (workload
-identity) and a wrong secret; the emulators' token and request logs say which token served what.
+identity), a managed identity (the emulator's App Service style endpoint: IDENTITY_ENDPOINT and
+IDENTITY_HEADER), the Azure CLI (a stand-in `az` on PATH that asks the Entra emulator, as the real CLI
+does after `az login --service-principal`) and a wrong secret; the emulators' token and request logs
+say which token served what.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -248,3 +252,83 @@ def test_the_sandbox_config_s_commented_credential_block_works(ids: Identities) 
     assert config.azure.identity().kind is AzureCredentialKind.CLIENT_SECRET
     bound = config.model_copy(update={"ledger": ids.config.ledger, "reports": ids.config.reports, "reaper": None})
     assert collect_errors(ids.run(bound, frozenset({ACCOUNTS}))) == []
+
+
+AZ_STUB = '''#!{python}
+"""A stand-in for the `az` CLI after `az login --service-principal`: `account get-access-token` only.
+
+It asks the Entra emulator for a token with the logged-in service principal (as the CLI would from
+its cache) and prints what `az account get-access-token --output json` prints.
+"""
+import json, os, ssl, sys, urllib.parse, urllib.request
+
+args = sys.argv[1:]
+if args[:2] != ["account", "get-access-token"]:
+    sys.exit("az stub: only 'account get-access-token' is emulated")
+resource = args[args.index("--resource") + 1]
+tenant = args[args.index("--tenant") + 1] if "--tenant" in args else os.environ["AZURE_TENANT_ID"]
+form = urllib.parse.urlencode({{
+    "grant_type": "client_credentials", "client_id": os.environ["AZ_STUB_CLIENT_ID"],
+    "client_secret": os.environ["AZ_STUB_CLIENT_SECRET"], "scope": resource + "/.default",
+}}).encode()
+context = ssl.create_default_context(cafile=os.environ["REQUESTS_CA_BUNDLE"])
+url = os.environ["AZURE_AUTHORITY_HOST"].rstrip("/") + "/" + tenant + "/oauth2/v2.0/token"
+try:
+    answer = json.load(urllib.request.urlopen(url, form, context=context))
+except urllib.error.HTTPError as exc:
+    sys.stderr.write("ERROR: " + json.load(exc).get("error_description", "") + "\\n")
+    sys.exit(1)
+import os
+import time
+print(json.dumps({{
+    "accessToken": answer["access_token"], "expires_on": int(time.time()) + int(answer["expires_in"]),
+    "subscription": "", "tenant": tenant, "tokenType": "Bearer",
+}}))
+'''
+
+
+def test_managed_identity_user_assigned_and_system_assigned(ids: Identities, monkeypatch: pytest.MonkeyPatch) -> None:
+    """App Service style: IDENTITY_ENDPOINT + IDENTITY_HEADER, as the platform sets them."""
+    assert ids.sandbox.entra_server is not None
+    for key, value in ids.entra.managed.env(ids.sandbox.entra_server.url).items():
+        monkeypatch.setenv(key, value)
+    user = ids.entra.add_managed_identity()
+    credential = AzureCredentialConfig(kind=AzureCredentialKind.MANAGED_IDENTITY, client_id=user.client_id)
+    outcome = ids.run(ids.with_credential(credential), frozenset({ACCOUNTS, REAPER}))
+    assert collect_errors(outcome) == []
+    issued = by_id(ids.entra)
+    used = {issued[r.token_id] for r in ids.auth_records() if r.token_id}
+    assert {(t.method, t.client_id) for t in used} == {("managed_identity", user.client_id)}
+    assert c7n_tokens(ids.auth_records(), SUB)  # the reaper's c7n child ran on a token minted from it
+
+    system = ids.entra.add_managed_identity(system=True)
+    outcome = ids.run(
+        ids.with_credential(AzureCredentialConfig(kind=AzureCredentialKind.MANAGED_IDENTITY)), frozenset({ACCOUNTS})
+    )
+    assert collect_errors(outcome) == []
+    assert {by_id(ids.entra)[r.token_id].client_id for r in ids.auth_records() if r.token_id} == {system.client_id}
+
+    monkeypatch.setenv("IDENTITY_HEADER", "not-the-platform-s")  # a wrong header: a COLLECT error, nothing acted on
+    refused = ids.run(ids.with_credential(credential), frozenset({ACCOUNTS}), mode=RunMode.ENFORCE, apply=True)
+    assert collect_errors(refused) and not [r for r in refused.result.actions if r.action.subject.provider == "azure"]
+
+
+def test_the_azure_cli_credential_runs_az_and_uses_its_token(ids: Identities, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    env = ids.sandbox.env
+    stub = ids.tmp / "bin" / "az"
+    stub.parent.mkdir(exist_ok=True)
+    stub.write_text(AZ_STUB.format(python=sys.executable), encoding="utf-8")
+    stub.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{stub.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("AZ_STUB_CLIENT_ID", env.client_id)
+    monkeypatch.setenv("AZ_STUB_CLIENT_SECRET", env.client_secret)
+    credential = AzureCredentialConfig(kind=AzureCredentialKind.AZURE_CLI, tenant_id=env.tenant_id)
+    outcome = ids.run(ids.with_credential(credential), frozenset({ACCOUNTS}))
+    assert collect_errors(outcome) == []
+    assert {by_id(ids.entra)[r.token_id].client_id for r in ids.auth_records() if r.token_id} == {env.client_id}
+
+    monkeypatch.setenv("AZ_STUB_CLIENT_SECRET", "wrong")  # `az` fails: its reason reaches the COLLECT error
+    failed = ids.run(ids.with_credential(credential), frozenset({ACCOUNTS}))
+    assert collect_errors(failed) and any("AADSTS" in f.message for f in collect_errors(failed))
