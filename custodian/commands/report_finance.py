@@ -24,11 +24,11 @@ from rich.table import Table
 from custodian.commands.common import config_parent, load, open_ledger, utcnow
 from custodian.config import parse_duration
 from custodian.errors import BadInputError, ExitCode
-from custodian.ledger.store import RunRecord
 from custodian.model import CostPoint
-from custodian.reports import DaySums, cost_point, per_day
+from custodian.reports import DaySums, per_day
 from custodian.reports.costs import money, per_year
 from custodian.reports.csv_report import guard_cell
+from custodian.run.report_inputs import cost_points
 from custodian.timeparse import parse_when
 
 DAY_COLUMNS: tuple[str, ...] = (
@@ -90,20 +90,6 @@ def since_time(text: str, now: datetime) -> datetime:
         return parse_when(text, now)
     except ValueError as exc:
         raise BadInputError(f"--since: {exc} (or a duration such as 90d)") from None
-
-
-def points_since(records: Sequence[RunRecord]) -> list[CostPoint]:
-    """The cost points of finished, priced runs that are no forecast, oldest first."""
-    points = []
-    for record in records:
-        info = record.info
-        if not record.finished:
-            continue
-        forecast = info.as_of is not None
-        point = cost_point(info.run_id, info.started_at, info.mode.value, info.applied, record.costs, forecast=forecast)
-        if point is not None:
-            points.append(point)
-    return points
 
 
 def by_currency(points: Sequence[CostPoint]) -> dict[str, list[CostPoint]]:
@@ -180,7 +166,7 @@ def cmd_finance(args: argparse.Namespace, console: Console) -> int:
     since = since_time(args.since, now)
     with open_ledger(config) as ledger:
         records = ledger.runs_since(since)
-    points = points_since(records)
+    points = cost_points(records)
     columns, rows = rows_of(points, args.by)
     if args.format == "csv":
         sys.stdout.write(render_csv(columns, rows))

@@ -11,7 +11,8 @@ its owner was notified at least `notify_before` earlier. Absent: no notices, del
 - `channels`: at least one of `email` (SMTP with STARTTLS), `slack` and `teams` (incoming
   webhooks), `github_issue` (an issue on a release repository) and `mailbox` (an mbox file: the
   demo's, or a dry run you read yourself);
-- `templates_dir`: Jinja2 templates overriding the shipped ones (`notice.txt.j2`, `notice.md.j2`).
+- `templates_dir`: Jinja2 templates overriding the shipped ones (`notice.txt.j2`, `notice.md.j2`);
+- `digests`: who gets the scheduler's `digest` job's finance and security digests on these channels.
 """
 
 from __future__ import annotations
@@ -87,12 +88,18 @@ class Fallback(Strict):
     repositories: dict[str, str] = Field(default_factory=dict, description="owner/name -> owner")
 
 
+class Digests(Strict):
+    finance: list[str] = Field(default_factory=list, description="who gets the finance digest (found, reclaimed, ...)")
+    security: list[str] = Field(default_factory=list, description="who gets the security digest (revocations, holds)")
+
+
 class NotificationsConfig(Strict):
     notify_before: Duration = Field(default=timedelta(hours=24), description="least time from notice to deletion")
     owner_tag_keys: list[str] = Field(default_factory=lambda: ["owner", "created-by"], min_length=1)
     fallback: Fallback
     channels: Channels
     templates_dir: Path | None = Field(default=None, description="templates overriding the shipped ones")
+    digests: Digests = Field(default_factory=Digests, description="recipients of the `digest` job's digests")
 
     @model_validator(mode="after")
     def _positive(self) -> NotificationsConfig:

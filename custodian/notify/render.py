@@ -56,6 +56,8 @@ def slack_payload(message: Message, batch: Batch) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": message.subject[:150]}},
     ]
+    if not batch.notices:  # a digest: its text
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": message.markdown[:_SLACK_TEXT_LIMIT]}})
     for notice in batch.notices[: _SLACK_BLOCKS_LIMIT - 2]:
         cost = f"{notice.cost.monthly:.2f} {notice.cost.currency}/month" if notice.cost else "-"
         keep = "\n".join(f"`{way}`" for way in notice.keep)
@@ -89,6 +91,11 @@ def teams_payload(message: Message, batch: Batch) -> dict[str, Any]:
             {"type": "TextBlock", "text": message.subject, "weight": "Bolder", "wrap": True},
             {"type": "FactSet", "facts": facts},
             {"type": "TextBlock", "text": "To keep one: " + "; ".join(keep), "wrap": True, "isSubtle": True},
+        ]
+        if batch.notices
+        else [  # a digest: its text
+            {"type": "TextBlock", "text": message.subject, "weight": "Bolder", "wrap": True},
+            {"type": "TextBlock", "text": message.text, "wrap": True},
         ],
     }
     return {

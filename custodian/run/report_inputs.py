@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from custodian.config import Config
-from custodian.ledger.store import Ledger
+from custodian.ledger.store import Ledger, RunRecord
 from custodian.model import CostPoint, Finding, ReportContext, RuleInfo
 from custodian.providers.azure.subscriptions import subscription_names
 from custodian.reports import cost_point
@@ -25,19 +25,25 @@ def rule_infos() -> tuple[RuleInfo, ...]:
     return tuple(RuleInfo(r.id, r.title, r.checks, r.severity, r.remediation, r.purpose.value) for r in RULES)
 
 
-def cost_history(ledger: Ledger, runs: int) -> tuple[CostPoint, ...]:
-    """The cost totals of the last `runs` finished runs, oldest first (forecasts and unpriced runs left out)."""
+def cost_points(records: Sequence[RunRecord]) -> list[CostPoint]:
+    """The cost points of finished, priced runs that are no forecast, in the order given."""
     points = []
-    for record in reversed(ledger.list_runs(runs + 1)):  # the running run is among the newest: not finished
+    for record in records:
+        info = record.info
         if not record.finished:
             continue
-        info = record.info
         point = cost_point(
             info.run_id, info.started_at, info.mode.value, info.applied, record.costs, forecast=info.as_of is not None
         )
         if point is not None:
             points.append(point)
-    return tuple(points[-runs:])
+    return points
+
+
+def cost_history(ledger: Ledger, runs: int) -> tuple[CostPoint, ...]:
+    """The cost totals of the last `runs` finished runs, oldest first (forecasts and unpriced runs left out)."""
+    # the running run is among the newest: not finished
+    return tuple(cost_points(list(reversed(ledger.list_runs(runs + 1))))[-runs:])
 
 
 def priced_subscriptions(findings: Sequence[Finding]) -> set[str]:

@@ -22,6 +22,7 @@ from custodian.progress import Progress
 
 if TYPE_CHECKING:
     from custodian.run import RunOutcome
+    from custodian.service.digest_notices import DigestSent
 
 
 @dataclass(frozen=True)
@@ -135,12 +136,34 @@ def digest_job(ctx: JobContext) -> JobResult:
     from custodian.service.digest import write_digest
 
     digest = write_digest(ctx.ledger, ctx.config.reports.directory, ctx.job_id, ctx.slot, ctx.job.window, ctx.clock())
+    sent = _send_digests(ctx, digest.since, digest.until)
+    failed = [s for s in sent if not s.ok]
     return JobResult(
-        JobStatus.SUCCEEDED,
+        JobStatus.INCOMPLETE if failed else JobStatus.SUCCEEDED,
         f"digest of {digest.runs} run(s) and {digest.slots} slot(s) since {digest.since:%Y-%m-%d %H:%MZ}: "
-        f"{digest.markdown}",
-        extra={"digest": str(digest.markdown), "digest_json": str(digest.json)},
+        f"{digest.markdown}" + (f"; sent {len(sent) - len(failed)}, failed {len(failed)}" if sent else ""),
+        extra={
+            "digest": str(digest.markdown),
+            "digest_json": str(digest.json),
+            "digests_sent": [f"{s.digest} {s.recipient} {s.channel}: {s.detail}" for s in sent],
+        },
     )
+
+
+def _send_digests(ctx: JobContext, since: datetime, until: datetime) -> list[DigestSent]:
+    """The finance and security digests on the notification channels (none configured: nothing)."""
+    settings = ctx.config.notifications
+    if settings is None or not (settings.digests.finance or settings.digests.security):
+        return []
+    from custodian.providers.wire import CallCounter
+    from custodian.run.context import Providers, RunTuning
+    from custodian.service.digest_notices import send_digests
+
+    providers = Providers(ctx.config, read_only=False, counter=CallCounter(), tuning=RunTuning())
+    try:
+        return send_digests(ctx.config, ctx.ledger, providers, since, until)
+    finally:
+        providers.close()
 
 
 def job_bodies() -> dict[JobKind, JobBody]:
