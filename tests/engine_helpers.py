@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from custodian.engine.gate import Gate, GateContext
+from custodian.engine.gate import Gate, GateContext, NoticeIndex
 from custodian.engine.holds import HoldIndex, Target
 from custodian.engine.plan import Limits, Plan, make_plan
 from custodian.model import Finding, Hold, Inventory, Scope, Verdict
@@ -43,6 +43,7 @@ def gate_for(
     *,
     allowed: Iterable[Scope] | None = None,
     settings: ReapSettings = REAP,
+    notices: NoticeIndex | None = None,
 ) -> Gate:
     """A gate over `inventory`; every scope of its targets is allowed unless `allowed` says otherwise."""
     if allowed is None:
@@ -69,6 +70,7 @@ def gate_for(
             version_tag_key=settings.version_tag_key,
             stage_tag_key=settings.stage_tag_key,
             known_versions=known,
+            notices=notices,
         )
     )
 

@@ -10,10 +10,12 @@ sets 20,000). Each example checks every invariant.
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
+from custodian.engine.gate import NoticeIndex, Refusal
 from custodian.engine.plan import Limits, Plan, make_plan
 from custodian.model import (
     ActionKind,
@@ -227,3 +229,54 @@ def check_invariants(world: World) -> None:
             deleting = any(a.kind is ActionKind.DELETE_ACCOUNT and a.target == account.key for a in plan.actions)
             if account.scope in world.allowed and account.unit not in oracle.incomplete and not deleting:
                 assert all(a.key in by_key for a in verdict.actions), verdict.finding.message
+
+
+NOTIFY_BEFORE = timedelta(hours=24)
+
+
+@PROPERTY
+@given(worlds(reaping=True), st.data())
+def test_with_notifications_nothing_is_deleted_before_its_owner_was_told_notify_before_earlier(
+    world: World, data: st.DataObject
+) -> None:
+    """Notices only take deletions away (those whose first notice is missing or too recent); every other
+    action, and every deletion whose owner was told long enough before, is the plan without notifications."""
+    verdicts = verdicts_of(world)
+    inventory = world.inventory()
+    limits = Limits(world.max_actions, world.max_percent)
+    targets = targets_of(inventory)
+    ages = st.sampled_from([None, timedelta(0), NOTIFY_BEFORE - timedelta(seconds=1), NOTIFY_BEFORE, timedelta(days=9)])
+    first: dict[str, datetime] = {}
+    for key in sorted(targets):
+        age = data.draw(ages, label=key)
+        if age is not None:
+            first[key] = NOW - age
+    notices = NoticeIndex(first, NOTIFY_BEFORE)
+
+    def planned(index: NoticeIndex | None) -> Plan:
+        gate = gate_for(inventory, NOW, world.holds, allowed=world.allowed, notices=index)
+        return make_plan(verdicts, targets, gate, limits, world.populations(), enforce=True, now=NOW)
+
+    told, untold = planned(notices), planned(None)
+    for action in told.actions:
+        if action.kind.deletes:
+            assert action.target in first and first[action.target] <= NOW - NOTIFY_BEFORE, action.target
+    waiting = {a.target for a, d in told.waiting if d.refusal is Refusal.NOT_NOTIFIED}
+    assert all(first.get(t, NOW) > NOW - NOTIFY_BEFORE for t in waiting)
+    if told.aborted is None and untold.aborted is None:
+        # only deletions go; what an account's deletion superseded (its revocation) comes back while it waits
+        extra = {a.key for a in told.actions} - {a.key for a in untold.actions}
+        assert all(not a.kind.deletes and a.target in waiting for a in told.actions if a.key in extra), extra
+        # a deletion told long enough before, all of whose prerequisite deletions were too, still happens
+        ready = {
+            a.key: a for a in untold.actions if not a.kind.deletes or first.get(a.target, NOW) <= NOW - NOTIFY_BEFORE
+        }
+        changed = True
+        while changed:
+            changed = False
+            for key, action in list(ready.items()):
+                if any(after not in ready for after in action.after if after in {a.key for a in untold.actions}):
+                    del ready[key]
+                    changed = True
+        assert {k for k, a in ready.items() if a.kind.deletes} <= {a.key for a in told.actions}
+    event(f"{sum(1 for a in told.actions if a.kind.deletes)} deletions told long enough before")
