@@ -37,6 +37,12 @@ class Channel(Protocol):
         ...
 
 
+def _transfer_encoding(text: str) -> str:
+    """7bit when the text allows it (readable as sent, no soft line breaks), else quoted-printable."""
+    plain = text.isascii() and all(len(line) <= 900 for line in text.splitlines())
+    return "7bit" if plain else "quoted-printable"
+
+
 def _looks_like_email(owner: str) -> bool:
     local, _, domain = owner.partition("@")
     return bool(local) and "." in domain and " " not in owner
@@ -61,7 +67,7 @@ class EmailSender:
         mail = EmailMessage()
         mail["From"], mail["To"], mail["Subject"] = s.sender, self.recipient(batch.owner), message.subject
         mail["Date"], mail["Message-ID"] = formatdate(localtime=False), make_msgid(domain="release-custodian")
-        mail.set_content(message.text)
+        mail.set_content(message.text, cte=_transfer_encoding(message.text))
         try:
             with smtplib.SMTP(s.host, s.port, timeout=s.timeout.total_seconds()) as smtp:
                 smtp.ehlo()
@@ -140,7 +146,7 @@ class MailboxSender:
         mail = EmailMessage()
         mail["From"], mail["To"], mail["Subject"] = self.sender, batch.owner, message.subject
         mail["Date"] = formatdate(localtime=False)
-        mail.set_content(message.text)
+        mail.set_content(message.text, cte=_transfer_encoding(message.text))
         try:
             if not self.path.exists():
                 create_private_file(self.path)

@@ -73,7 +73,7 @@ def upcoming_deletions(
 ) -> list[Notice]:
     """The notices this run owes (one per target; the earliest deletion time wins)."""
     earliest = now + settings.config.notify_before
-    why = {f.subject: f for f in findings}
+    why = {(f.subject, f.rule): f for f in findings}  # a subject has a finding per rule (L3 and H1, ...)
     due: dict[str, tuple[Action, datetime]] = {}
     for record in records:
         if record.action.kind is ActionKind.MARK and record.outcome in (ActionOutcome.DONE, ActionOutcome.PLANNED):
@@ -88,7 +88,7 @@ def upcoming_deletions(
         owner, resolved_by = owner_of(
             target, settings.config.owner_tag_keys, settings.config.fallback, settings.release_repos
         )
-        finding = why.get(action.subject)
+        finding = why.get((action.subject, action.rule))
         notices.append(
             Notice(
                 target=key,

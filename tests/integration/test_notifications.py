@@ -97,7 +97,8 @@ def test_owners_hear_on_every_channel_and_deletion_waits_notify_before(
     # one message per owner per channel: the GitHub accounts' owner (org fallback), the ACR tokens' (default)
     assert sorted(to for _, tos in box.envelopes for to in tos) == [ORG_OWNER, DEFAULT_OWNER]
     mail = {m["To"]: m.get_payload() for m in box.messages}
-    assert "v0-0-1-qa-gh-sa" in mail[ORG_OWNER] and "L3" in mail[ORG_OWNER]
+    assert "v0-0-1-qa-gh-sa" in mail[ORG_OWNER] and "why:     L3: v0.0.1-qa-gh-sa still exists" in mail[ORG_OWNER]
+    assert "=\n" not in mail[ORG_OWNER]  # plain 7bit text: no quoted-printable soft breaks
     assert "release-custodian hold add --account v0.0.1-qa-gh-sa" in mail[ORG_OWNER]
     assert "not before" in mail[ORG_OWNER] and "acr-sa" in mail[DEFAULT_OWNER]
     assert all(m["Subject"].startswith("[release-custodian]") for m in box.messages)
