@@ -44,8 +44,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=(
             "Starts the local GitHub, ARM and Azurite emulators seeded with the scenario, places its holds,\n"
             "then runs: an audit (the seeded violations, leftovers and orphans with their costs), an enforce\n"
-            "--apply (accounts fixed; leftovers and orphans marked), the sandbox clock moved past the reaper's\n"
-            "mark grace, a second enforce --apply (what is due is deleted and confirmed), and a final audit.\n"
+            "--apply (accounts revoked; leftovers and orphans marked; their owners told what will be deleted,\n"
+            "when and how to keep it, in <out>/notices.mbox: never on a --config's own channels), the sandbox\n"
+            "clock moved past the reaper's mark grace, a second enforce --apply (what is due is deleted and\n"
+            "confirmed), and a final audit.\n"
             "Each step says in a few lines what was found, done and reclaimed, and what remains and why;\n"
             "the whole story of a step is in its report.html. Needs nothing but the README's set-up.\n"
             "The exit status is 1 when a step was incomplete (it says which and why), else 0.\n\n"
