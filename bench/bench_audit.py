@@ -1,14 +1,19 @@
 """Benchmark: a read-only lifecycle audit at scale, side by side with a baseline, in one invocation.
 
-Seeds the ARM and GitHub emulators (no Azurite needed) with N release versions, each with qa/uat
-tags, a release, a production deployment with statuses, a GitHub machine account per stage and an
-ACR token per stage in two registries, then runs the audit twice per size:
+Seeds the ARM and GitHub emulators (no Azurite needed) with N release versions, each with annotated
+qa/uat/prod tags, a release, a production deployment with statuses, a GitHub machine account per
+stage and an ACR token per stage in two registries, then, per size:
 
-- `ours`:     GitHub `per_page=100` (the configured default);
-- `baseline`: GitHub `per_page=30` (PyGithub's default), everything else equal.
+1. paging: one audit each with GitHub `per_page=100` (`ours`, the configured default) and
+   `per_page=30` (`baseline`, PyGithub's default), everything else equal: wall time, API calls by
+   provider, calls per account, peak Python memory (tracemalloc), and the ratios baseline/ours;
+2. steady state (issue 12): the audit twice on the same ledger (`first` run, then `steady` state),
+   with the GitHub caches (`cached`: facts read once, conditional requests) and without them
+   (`uncached`: `RunTuning(github_cache=False)`, the behaviour before the caches): GitHub calls, the
+   rate-limit cost (requests the emulator counted: a 304 is free), the 304s, and the ratios
+   uncached/cached.
 
-Prints wall time, API calls by provider, calls per account and peak Python memory (tracemalloc),
-and the ratios baseline/ours. Run: `.venv/bin/python bench/bench_audit.py [N ...]` (default 50 200).
+Run: `.venv/bin/python bench/bench_audit.py [N ...]` (default 50 200).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 from custodian.config import Config, parse_config
 from custodian.ledger.store import Ledger
 from custodian.model import RunMode
-from custodian.run import RunRequest, run_lifecycle
+from custodian.run import RunRequest, RunTuning, run_lifecycle
 from custodian.sandbox.arm import start_arm
 from custodian.sandbox.clock import SandboxClock
 from custodian.sandbox.github import start_github
@@ -48,9 +53,9 @@ def seed(arm_store: Any, github_store: Any, versions: int, now: datetime) -> Non
     for i in range(versions):
         version = f"v1.{i // 100}.{i % 100}"
         start = now - timedelta(hours=4 * (versions - i))
-        github_store.add_tag("acme/product", f"{version}-qa", date=start)
-        github_store.add_tag("acme/product", f"{version}-uat", date=start + timedelta(hours=1))
-        github_store.add_tag("acme/product", version, date=start + timedelta(hours=2))
+        github_store.add_tag("acme/product", f"{version}-qa", date=start, annotated=True)
+        github_store.add_tag("acme/product", f"{version}-uat", date=start + timedelta(hours=1), annotated=True)
+        github_store.add_tag("acme/product", version, date=start + timedelta(hours=2), annotated=True)
         github_store.add_release("acme/product", version, created_at=start + timedelta(hours=2))
         dep = github_store.add_deployment("acme/product", environment="production", ref=version, created_at=start)
         github_store.add_deployment_status(
@@ -93,11 +98,11 @@ reports: {{directory: "{tmp / "reports"}"}}
     return parse_config(text, "bench")
 
 
-def measure(config: Config, clock: SandboxClock, tmp: Path) -> dict[str, float]:
+def measure(config: Config, clock: SandboxClock, tmp: Path, tuning: RunTuning | None = None) -> dict[str, float]:
     with Ledger.open(config.ledger.url) as ledger:
         tracemalloc.start()
         started = time.perf_counter()
-        outcome = run_lifecycle(config, RunRequest(RunMode.AUDIT), ledger=ledger, clock=clock.now)
+        outcome = run_lifecycle(config, RunRequest(RunMode.AUDIT), ledger=ledger, clock=clock.now, tuning=tuning)
         elapsed = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
@@ -110,7 +115,25 @@ def measure(config: Config, clock: SandboxClock, tmp: Path) -> dict[str, float]:
         "calls_per_account": (calls.get("github", 0) + calls.get("azure", 0)) / max(accounts, 1),
         "accounts": accounts,
         "peak_mib": peak / 2**20,
+        "github_cost": outcome.github_budget.get("cost", 0),
+        "not_modified": outcome.github_budget.get("not_modified", 0),
     }
+
+
+def steady_state(
+    config: Config, clock: SandboxClock, tmp: Path, github: Any, server: Any, cached: bool
+) -> list[dict[str, float]]:
+    """The audit twice on one ledger; the emulator's request log gives the rate-limit cost of each."""
+    out = []
+    for _ in ("first", "steady"):
+        github.reset()  # a fresh rate-limit window per run: the runs of one invocation exceed one hour's 5,000
+        server.clear_log()
+        result = measure(config, clock, tmp, RunTuning(github_cache=cached))
+        log = server.requests
+        result["emulator_cost"] = sum(1 for r in log if r.status != 304)
+        result["emulator_304"] = sum(1 for r in log if r.status == 304)
+        out.append(result)
+    return out
 
 
 def main(sizes: list[int]) -> None:
@@ -118,6 +141,7 @@ def main(sizes: list[int]) -> None:
 
     os.environ["BENCH_TOKEN"] = "bench-token"
     rows = []
+    steady: list[tuple[int, dict[str, list[dict[str, float]]]]] = []
     for size in sizes:
         with tempfile.TemporaryDirectory() as directory:
             tmp = Path(directory)
@@ -132,11 +156,19 @@ def main(sizes: list[int]) -> None:
                     run_dir = tmp / label
                     run_dir.mkdir()
                     config = config_for(arm_server.url, tls.ca_bundle_path, github_server.url, per_page, run_dir)
+                    github.reset()
                     results[label] = measure(config, clock, run_dir)
+                runs = {}
+                for label, cached in (("cached", True), ("uncached", False)):
+                    run_dir = tmp / f"steady-{label}"
+                    run_dir.mkdir()
+                    config = config_for(arm_server.url, tls.ca_bundle_path, github_server.url, 100, run_dir)
+                    runs[label] = steady_state(config, clock, run_dir, github, github_server, cached)
             finally:
                 arm_server.stop()
                 github_server.stop()
         rows.append((size, results))
+        steady.append((size, runs))
 
     columns = ("versions", "accounts", "run", "seconds", "gh calls", "az calls", "calls/acct", "peak MiB")
     print(" ".join(f"{c:>10}" if c == "calls/acct" else f"{c:>8}" for c in columns))
@@ -155,7 +187,28 @@ def main(sizes: list[int]) -> None:
             f" {base['calls_per_account'] / max(ours['calls_per_account'], 1e-9):>10.2f}"
             f" {base['peak_mib'] / max(ours['peak_mib'], 1e-9):>8.2f}   (baseline / ours)"
         )
+    print()
+    print("steady state: the audit twice on one ledger (rl cost: requests counted against GitHub's limit)")
+    columns = ("versions", "accounts", "caches", "run", "seconds", "gh calls", "rl cost", "304s")
+    print(" ".join(f"{c:>8}" for c in columns))
+    for size, runs in steady:
+        for label in ("cached", "uncached"):
+            for name, r in zip(("first", "steady"), runs[label], strict=True):
+                print(
+                    f"{size:>8} {int(r['accounts']):>8} {label:>8} {name:>8} {r['seconds']:>8.2f}"
+                    f" {int(r['github_calls']):>8} {int(r['emulator_cost']):>8} {int(r['emulator_304']):>8}"
+                )
+        for index, name in enumerate(("first", "steady")):
+            ours, base = runs["cached"][index], runs["uncached"][index]
+            print(
+                f"{'':>8} {'':>8} {'ratio':>8} {name:>8} {base['seconds'] / ours['seconds']:>8.2f}"
+                f" {base['github_calls'] / max(ours['github_calls'], 1):>8.2f}"
+                f" {base['emulator_cost'] / max(ours['emulator_cost'], 1):>8.2f} {'':>8}   (uncached / cached)"
+            )
 
 
 if __name__ == "__main__":
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(__doc__)
+        sys.exit(0)
     main([int(a) for a in sys.argv[1:]] or [50, 200])

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from custodian.model.accounts import ServiceAccount
 from custodian.model.actions import ActionRecord
@@ -98,6 +99,8 @@ class RunResult:
     price_table: PriceTableInfo | None = None  # set when the run estimated costs (the reaper ran)
     incomplete: tuple[str, ...] = ()  # why the run is incomplete (units not inventoried, actions not confirmed)
     context: ReportContext = field(default_factory=ReportContext)  # labels, rules and the cost trend for reports
+    #: the run's provider calls and GitHub's rate-limit budget (`findings.json`'s `api`); empty: not shown
+    api_usage: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def forecast(self) -> bool:

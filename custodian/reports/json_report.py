@@ -37,6 +37,12 @@ subscription (the scope when a resource has no subscription, e.g. a storage acco
 "retrieved", "region", "currency"}` or null for an unpriced run (then the sums are "0.00" and
 `currency` is null). `tag_holds` lists the objects kept by their hold tag (`reaper.hold_tag`), one
 per object: the tag as written (`key=value`), the subject, the rules held off, its `cost` or null.
+
+`api` (present when the run recorded it): `{"calls": {provider: {method: n}}, "github": {"limit",
+"remaining", "reset", "requests", "not_modified", "cost", "warnings", "facts_cached",
+"facts_read"}}`: the provider calls the run made, and GitHub's rate limit as its last answer said
+(`cost`: the requests that counted against it, a 304 being free; `warnings`: collections that
+needed more than was left).
 """
 
 from __future__ import annotations
@@ -169,7 +175,7 @@ def run_document(result: RunResult) -> dict[str, Any]:
 
 def build_document(result: RunResult) -> dict[str, Any]:
     """The canonical report as plain JSON-able data."""
-    return {
+    document = {
         "schema_version": SCHEMA_VERSION,
         "run": run_document(result),
         "findings": [finding_document(f) for f in sorted_findings(result)],
@@ -178,6 +184,9 @@ def build_document(result: RunResult) -> dict[str, Any]:
         "tag_holds": [tag_hold_document(t) for t in tag_holds(result)],
         "costs": costs_document(result),
     }
+    if result.api_usage:
+        document["api"] = dict(result.api_usage)
+    return document
 
 
 def render_json(result: RunResult) -> str:

@@ -44,7 +44,8 @@ unless the scenario adds that login as a non-admin user.
 
 Lists page with `per_page` (default 30, max 100) and `page`, and a `Link` header (`prev`, `next`,
 `last`, `first`) built from the request's `Host` that keeps the other query parameters. Every
-response carries `x-ratelimit-*` (remaining decreases per request) and `x-github-request-id`.
+response carries `x-ratelimit-*` (remaining decreases per request, a 304 is free) and `x-github-request-id`;
+a GET's 200 has a strong `ETag`, and `If-None-Match` naming it answers 304 (`github_etag`).
 Faults: THROTTLE alternates a secondary-limit 403 and a 429, both with `retry-after`;
 SERVER_ERROR answers the plan's `error_status`; TRUNCATE halves a list page and drops `rel="next"`.
 """
@@ -63,6 +64,7 @@ from custodian.sandbox.faults import FaultKind, FaultPlan
 from custodian.sandbox.github_admin import GithubAdminRoutes
 from custodian.sandbox.github_auth import GithubAuthRoutes
 from custodian.sandbox.github_base import DOCS_URL, ApiError, Ctx, Handler, int_param, invalid, not_found
+from custodian.sandbox.github_etag import conditional
 from custodian.sandbox.github_hooks import GithubHookRoutes
 from custodian.sandbox.github_issues import GithubIssueRoutes
 from custodian.sandbox.github_json import Json
@@ -188,7 +190,7 @@ class GithubEmulator(GithubHookRoutes, GithubIssueRoutes, GithubAuthRoutes, Gith
                 response = self._dispatch(request)
         except ApiError as err:
             response = self._error(err)
-        return self._decorate(response)
+        return self._decorate(conditional(request, response))  # ETag; If-None-Match -> 304
 
     def fault_response(self, kind: FaultKind, request: Request) -> Response:
         plan = self.plan_provider()
@@ -208,7 +210,7 @@ class GithubEmulator(GithubHookRoutes, GithubIssueRoutes, GithubAuthRoutes, Gith
             now = int(time.time())
             if now >= self._window_reset:
                 self._window_reset, self._used = now + 3600, 0
-            self._used += 1
+            self._used += response.status != 304  # a 304 is free, as on GitHub
             self._seq += 1
             used, seq, reset = self._used, self._seq, self._window_reset
         response.headers.update(

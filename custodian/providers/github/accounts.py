@@ -4,6 +4,10 @@
   (`GET /users/{u}`, site admin), SSH keys (`GET /admin/keys`, one paged call). Impersonation
   tokens cannot be listed on GHES: invalidation deletes them unconditionally.
 - organization: org members, the org's fine-grained PAT grants (one paged call), SSH keys per user.
+
+Every read goes through `GithubSession.get_json`/`paged`: conditional (`If-None-Match`) when the
+session has a cache, so an unchanged account costs a free 304. Before the per-account reads, the
+session's rate-limit budget is told how many there will be (a warning when fewer are left).
 """
 
 from __future__ import annotations
@@ -116,6 +120,7 @@ class GithubAccountReader:
     def _collect_enterprise(self, is_candidate: NamePredicate) -> list[ServiceAccount]:
         session = self.session
         logins = [u["login"] for u in session.paged("/users") if is_candidate(str(u["login"]))]
+        session.budget.plan(len(logins) + 1, f"the accounts of {session.settings.org}")  # a user GET each, keys
         users = {login: session.get_json(f"/users/{login}") for login in logins}
         keys_by_user: dict[int, list[Credential]] = {}
         if users:
@@ -131,6 +136,7 @@ class GithubAccountReader:
         session = self.session
         org = session.settings.org
         logins = [m["login"] for m in session.paged(f"/orgs/{org}/members") if is_candidate(str(m["login"]))]
+        session.budget.plan(2 * len(logins) + 1, f"the accounts of {org}")  # user and keys each, grants
         grants: dict[str, list[Credential]] = {}
         if logins:
             for grant in session.paged(f"/orgs/{org}/personal-access-tokens"):

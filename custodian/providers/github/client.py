@@ -6,10 +6,18 @@ refuse mutating methods (audit) and count every request, so read-only holds on t
 Auth is a token (`Auth.Token`), or a GitHub App (`app_auth.InstallationAuth`, PyGithub's own
 refreshing installation auth): its token exchange runs on a requester of its own, which gets the
 same counting connection class, letting through only GET and that exchange's POST.
+
+Every answer's `x-ratelimit-*` headers feed the session's `RateBudget` (`budget`): once nothing is
+left, requests are refused at once rather than slept through, and PyGithub's retry never waits
+longer than `max_rate_limit_wait_s` for a primary limit (a longer wait raises, and the scope becomes
+a COLLECT error). With a `GithubCache` set (`cache`), `get_json` and `paged` are conditional
+requests (`If-None-Match`), a 304 answered from the stored body (see `custodian.providers.github.cache`).
 """
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +26,8 @@ from github import Auth, Github, GithubRetry
 from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass, Requester
 
 from custodian.providers.github.app_auth import Exempt, GithubAppCredentials, InstallationAuth
+from custodian.providers.github.budget import RateBudget
+from custodian.providers.github.cache import GithubCache
 from custodian.providers.paging import PageGuard
 from custodian.providers.wire import CallCounter, check_method
 
@@ -31,7 +41,7 @@ class GithubSettings:
     read_only: bool = True
     enterprise: bool = False  # GitHub Enterprise Server (site-admin API) rather than a github.com organization
     timeout_s: int = 30
-    max_rate_limit_wait_s: int = 300
+    max_rate_limit_wait_s: int = 60  # longest sleep for a primary rate limit's reset; a longer one fails fast
     secondary_rate_wait_s: float = 60.0
     app: GithubAppCredentials | None = None  # authenticate as this GitHub App (then `token` is "")
 
@@ -40,25 +50,41 @@ class GithubSettings:
             raise ValueError("GithubSettings needs exactly one of a token or GitHub App credentials")
 
 
-def _guarded(base: type[Any], read_only: bool, counter: CallCounter, exempt: Exempt | None = None) -> type[Any]:
+def _guarded(
+    base: type[Any], read_only: bool, counter: CallCounter, exempt: Exempt | None, budget: RateBudget | None
+) -> type[Any]:
     class Guarded(base):  # type: ignore[misc]
         def request(self, verb: str, url: str, input: Any, headers: dict[str, str], stream: bool = False) -> None:  # noqa: A002
             if exempt is None or not exempt(verb, url):
                 check_method(verb, url, read_only)
+            if budget is not None:
+                budget.check()  # nothing left until the reset: refused here, never slept through
             counter.add("github", verb)
             super().request(verb, url, input, headers, stream)
+
+        def getresponse(self) -> Any:
+            response = super().getresponse()
+            if budget is not None:
+                budget.observe(response.status, dict(response.getheaders()))
+            return response
 
     Guarded.__name__ = f"{'ReadOnly' if read_only else 'Counted'}{base.__name__}"
     return Guarded
 
 
-def install_guard(requester: Requester, read_only: bool, counter: CallCounter, exempt: Exempt | None = None) -> None:
-    """Make every request of `requester` go through the guarded, counting connection class."""
+def install_guard(
+    requester: Requester,
+    read_only: bool,
+    counter: CallCounter,
+    exempt: Exempt | None = None,
+    budget: RateBudget | None = None,
+) -> None:
+    """Make every request of `requester` go through the guarded, counting (and budgeted) connection class."""
     attribute = "_Requester__connectionClass"
     if not hasattr(requester, attribute):  # fail closed if PyGithub's internals move
         raise RuntimeError("cannot install the read-only guard on this PyGithub version")
     base = HTTPSRequestsConnectionClass if requester.scheme == "https" else HTTPRequestsConnectionClass
-    setattr(requester, attribute, _guarded(base, read_only, counter, exempt))
+    setattr(requester, attribute, _guarded(base, read_only, counter, exempt, budget))
 
 
 class GithubSession:
@@ -67,7 +93,13 @@ class GithubSession:
     def __init__(self, settings: GithubSettings, counter: CallCounter) -> None:
         self.settings = settings
         self.counter = counter
-        retry = GithubRetry(total=6, secondary_rate_wait=settings.secondary_rate_wait_s)
+        self.budget = RateBudget()
+        self.cache: GithubCache | None = None  # set by a run with a ledger: conditional reads
+        retry = GithubRetry(
+            total=6,
+            secondary_rate_wait=settings.secondary_rate_wait_s,
+            max_rate_limit_wait=max(settings.max_rate_limit_wait_s, settings.secondary_rate_wait_s),
+        )
         auth: Auth.Auth
         if settings.app is None:
             auth = Auth.Token(settings.token)
@@ -76,7 +108,7 @@ class GithubSession:
                 settings.app,
                 base_url=settings.base_url,
                 org=settings.org,
-                guard=lambda requester, exempt: install_guard(requester, True, counter, exempt),
+                guard=lambda requester, exempt: install_guard(requester, True, counter, exempt, self.budget),
             )
         self.github = Github(
             auth=auth,
@@ -88,15 +120,41 @@ class GithubSession:
             seconds_between_writes=None,
             lazy=True,
         )
-        install_guard(self.github.requester, settings.read_only, counter)
+        install_guard(self.github.requester, settings.read_only, counter, budget=self.budget)
 
     @property
     def requester(self) -> Requester:
         return self.github.requester
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        _, data = self.requester.requestJsonAndCheck("GET", path, parameters=params)
+        _, data = self._get(path, params)
         return data
+
+    def _get(self, url: str, params: dict[str, Any] | None) -> tuple[dict[str, Any], Any]:
+        """A GET, conditional when a cache is set: a 304 answers the body stored with the ETag sent."""
+        cache = self.cache
+        if cache is None:
+            return self.requester.requestJsonAndCheck("GET", url, parameters=params)
+        key = cache.url_key(url, params)
+        cached = cache.etag(key)
+        headers = {"If-None-Match": cached.etag} if cached is not None else None
+        status, answer_headers, text = self.requester.requestJson("GET", url, params, headers)
+        if status == 304 and cached is not None:
+            cache.not_modified += 1
+            return {**answer_headers, "link": cached.link}, copy.deepcopy(cached.data)
+        parsed = True
+        try:
+            data = json.loads(text) if text else None
+        except ValueError:
+            data, parsed = {"message": text[:500]}, False  # a page that is not JSON (a proxy's, say)
+        if status >= 400 or status == 304:
+            raise self.requester.createException(
+                status, answer_headers, data if isinstance(data, dict) else {"message": text}
+            )
+        etag = answer_headers.get("etag")
+        if status == 200 and etag and parsed and data is not None:
+            cache.store_answer(key, str(etag), copy.deepcopy(data), str(answer_headers.get("link", "")))
+        return answer_headers, data
 
     def paged(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Follow `Link: rel="next"` pages of a raw list endpoint, yielding items as they come."""
@@ -104,7 +162,7 @@ class GithubSession:
         guard = PageGuard(f"GET {path}")  # a next link already followed, or too many pages: PagingError
         url = path
         while url:
-            headers, data = self.requester.requestJsonAndCheck("GET", url, parameters=query)
+            headers, data = self._get(url, query)
             if not isinstance(data, list):
                 raise ValueError(f"GET {path}: expected a JSON list, got {type(data).__name__}")
             yield from data
