@@ -152,7 +152,7 @@ def _main(argv: Sequence[str] | None) -> int:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         return ExitCode.BAD_INPUT
     except LockHeldError as exc:
-        err.print(f"[red]refused:[/red] {escape(str(exc))}; nothing was changed (wait for it, or check the run)")
+        err.print(f"[red]refused:[/red] {escape(str(exc))}; nothing was changed (rerun with --wait to wait for it)")
         return ExitCode.INCOMPLETE
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -76,10 +76,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "examples:\n"
             "  release-custodian enforce                    # the plan: each action, its target, rule and cost\n"
             "  release-custodian enforce --apply            # act; prints what became of each action\n"
-            "  release-custodian enforce --only accounts --apply"
+            "  release-custodian enforce --only accounts --apply\n"
+            "  release-custodian enforce --apply --wait     # another applied run holds the ledger: wait for it"
         ),
     )
     enforce.add_argument("--apply", action="store_true", help="take the planned actions")
+    enforce.add_argument(
+        "--wait",
+        action="store_true",
+        help="with --apply: when another applied run holds the ledger's apply lock, wait for it "
+        "(default: refuse at once, exit 1, naming it)",
+    )
     enforce.add_argument(*ONLY_ARGS, **ONLY_KWARGS)
     add_output_options(enforce)
     enforce.set_defaults(handler=cmd_enforce)
@@ -93,7 +100,8 @@ def cmd_audit(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_enforce(args: argparse.Namespace, console: Console) -> int:
     config = load(args)
-    return _run(args, console, config, RunRequest(RunMode.ENFORCE, apply=args.apply, parts=parts(args)))
+    request = RunRequest(RunMode.ENFORCE, apply=args.apply, parts=parts(args), wait=args.wait)
+    return _run(args, console, config, request)
 
 
 def _run(args: argparse.Namespace, console: Console, config: Config, request: RunRequest) -> int:

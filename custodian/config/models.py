@@ -192,6 +192,13 @@ class AzureConfig(Strict):
         default=None, description="the azure-identity credential (default: kind default, DefaultAzureCredential)"
     )
     registries: list[RegistryConfig] = Field(default_factory=list)
+    connect_timeout: PositiveDuration = Field(
+        default=timedelta(seconds=10), description="per HTTP call to ARM and storage (c7n children included)"
+    )
+    read_timeout: PositiveDuration = Field(
+        default=timedelta(seconds=60), description="per HTTP call: the longest wait for an answer"
+    )
+    retries: int = Field(default=3, ge=0, le=10, description="retries per ARM/storage call (c7n children included)")
 
     @model_validator(mode="after")
     def _one_credential(self) -> AzureConfig:

@@ -14,8 +14,16 @@ together, a change the call completed is confirmed before the next action):
    DONE when the re-read shows the change, UNCONFIRMED when it does not, FAILED when the provider
    refused (a failed call is re-read too: a response lost after the change took effect is DONE).
 
+When the provider accepts a change it carries out later (a 202 and an operation to poll), the
+journal says so at once (`journal_accepted`: a second intent entry, detail `accepted: ...`), so a run
+killed while polling leaves a record that the request went out.
+
 `resume` settles every intent a crashed run left without an outcome, of every kind, by re-reading
-(and, for an operation still running, polling it), never by acting again; each gets an outcome.
+(and, for an operation still running, polling it), never by acting again; each gets an outcome. An
+intent the provider had accepted is watched (re-read until the change shows, or `confirm_timeout_s`)
+and, when it still does not show, not sent again by this run (UNCONFIRMED: the next run decides). A
+bare intent (the run died before the answer came) is re-read for `settle_s` first, so a request
+still in flight can land before the plan decides.
 """
 
 from __future__ import annotations
@@ -75,8 +83,13 @@ class PendingIntent(Protocol):
     def record(self) -> ActionRecord: ...
 
 
+ACCEPTED = "accepted: "  # the detail of the intent entry journaled when the provider accepted the change
+
+
 class Journal(Protocol):
     def journal_intent(self, run_id: str, action: Action, at: datetime, snapshot: Mapping[str, object]) -> int: ...
+
+    def journal_accepted(self, run_id: str, action: Action, at: datetime, detail: str) -> int: ...
 
     def journal_outcome(
         self,
@@ -122,6 +135,18 @@ def levels(actions: Sequence[Action]) -> list[list[Action]]:
     return out
 
 
+class _ReadWatch:
+    """A change that should show on a re-read (an earlier run's request): done once it does."""
+
+    def __init__(self, gateway: Gateway, action: Action) -> None:
+        self._gateway = gateway
+        self._action = action
+
+    def poll(self) -> OperationStatus:
+        target = self._gateway.read(self._action)
+        return OperationStatus(bool(self._gateway.satisfied(self._action, target)), retry_after_s=1.0)
+
+
 @dataclass
 class _Started:
     action: Action
@@ -144,7 +169,10 @@ class Executor:
     poll_cap_s: float = 10.0
     sleep: Callable[[float], None] = time.sleep
     on_record: Callable[[ActionRecord], None] | None = None
+    settle_s: float = 3.0
     records: list[ActionRecord] = field(default_factory=list)
+    #: keys whose earlier, accepted request is still running: never sent again by this run
+    watched: set[str] = field(default_factory=set)
 
     # -- journal ---------------------------------------------------------------------------------
     def _record(
@@ -164,17 +192,26 @@ class Executor:
         settled: list[ActionRecord] = []
         for entry in pending:
             action = entry.record.action
-            origin = f"taken by crashed run {entry.run_id}"
+            accepted = entry.record.detail.startswith(ACCEPTED)
+            why = ""
+            origin = f"taken by crashed run {entry.run_id}" + (" (accepted by the provider)" if accepted else "")
             try:
                 gateway = self.gateway_for(action)
                 target = gateway.read(action)
                 ok = gateway.satisfied(action, target)
-                if not ok and target is not None:
-                    operation = gateway.in_progress(action, target)
+                if ok is False and target is not None:
+                    operation = gateway.in_progress(action, target)  # e.g. `Deleting`: under way, watched in full
+                    timeout = self.confirm_timeout_s
+                    if operation is None and (accepted or self.settle_s > 0):
+                        operation = _ReadWatch(gateway, action)  # a request that went out (or may have)
+                        timeout = self.confirm_timeout_s if accepted else min(self.settle_s, self.confirm_timeout_s)
                     if operation is not None:
-                        error = self._wait([_Started(action, gateway, operation, {})])
+                        error = self._wait([_Started(action, gateway, operation, {})], timeout)
                         target = gateway.read(action)
                         ok = gateway.satisfied(action, target) or (False if error else ok)
+                        if not ok and target is not None and gateway.in_progress(action, target) is not None:
+                            accepted = True  # still running: this run does not send it again
+                        why = f" ({error})" if error else ""
             except Exception as exc:  # noqa: BLE001 - journaled: the current plan decides what to do
                 settled.append(
                     self._record(action, ActionOutcome.UNCONFIRMED, f"{origin}; re-read failed: {_describe(exc)}")
@@ -186,6 +223,10 @@ class Executor:
                 )
             elif ok:
                 settled.append(self._record(action, ActionOutcome.DONE, f"{origin}; confirmed by re-read"))
+            elif accepted:
+                self.watched.add(action.key)
+                detail = f"{origin}; still under way{why}: watched, not sent again"
+                settled.append(self._record(action, ActionOutcome.UNCONFIRMED, detail))
             else:
                 detail = f"{origin}; not in effect (this run's plan decides what to do)"
                 settled.append(self._record(action, ActionOutcome.UNCONFIRMED, detail))
@@ -238,6 +279,10 @@ class Executor:
         if target is None:
             self._record(action, ActionOutcome.SKIPPED, "the target no longer exists")
             return None
+        if action.key in self.watched:
+            detail = "an earlier run's request for it was accepted and is still running: watched, not sent again"
+            self._record(action, ActionOutcome.UNCONFIRMED, detail, snapshot_of(target))
+            return None
         running = gateway.in_progress(action, target)
         if running is not None:
             return _Started(action, gateway, running, snapshot_of(target), prefix="already in progress; ")
@@ -253,11 +298,14 @@ class Executor:
             operation = gateway.perform(action, target)
         except Exception as exc:  # noqa: BLE001 - the change may still have happened: the re-read decides
             return _Started(action, gateway, None, snapshot, error=_describe(exc))
+        if operation is not None:  # on record at once: a run killed while polling must not send it again
+            self.journal.journal_accepted(self.run_id, action, self.clock(), ACCEPTED + "the operation is running")
         return _Started(action, gateway, operation, snapshot)
 
-    def _wait(self, started: Sequence[_Started]) -> str | None:
+    def _wait(self, started: Sequence[_Started], timeout_s: float | None = None) -> str | None:
         """Poll every operation until it ends or the deadline passes; errors land on each item."""
-        deadline = time.monotonic() + self.confirm_timeout_s
+        timeout_s = self.confirm_timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + timeout_s
         pending = [s for s in started if s.operation is not None and s.error is None]
         while pending:
             delay = 0.0
@@ -279,7 +327,7 @@ class Executor:
                 break
             if time.monotonic() + min(delay, self.poll_cap_s) > deadline:
                 for item in pending:
-                    item.error = f"its operation is still in progress after {self.confirm_timeout_s:g}s"
+                    item.error = f"its operation is still in progress after {timeout_s:g}s"
                 break
             self.sleep(min(delay, self.poll_cap_s))
         errors = [s.error for s in started if s.error]

@@ -1,7 +1,10 @@
 """The action journal of `Ledger` (mixed in): intent before acting, outcome after, crash-resume reads.
 
 Every entry keeps the action's plan (scope, target, not_before, after, params), so a resume can
-re-read any kind of target; snapshots are redacted before they are stored.
+re-read any kind of target; snapshots are redacted before they are stored. A change the provider
+accepted and still carries out gets a second intent entry (`journal_accepted`), so a resume knows
+the request went out. `close_crashed_runs` (called by an applied run holding the apply lock) closes
+the applied runs that never finished: outcome `crashed`, `finished_at` set.
 """
 
 from __future__ import annotations
@@ -42,6 +45,33 @@ class JournalLedger(ABC):
     def journal_intent(self, run_id: str, action: Action, at: datetime, snapshot: Mapping[str, object]) -> int:
         """Journal the intent to act, BEFORE acting, with the object's (redacted) state; returns the entry id."""
         return self._journal(run_id, action, ActionOutcome.INTENT, at, "", snapshot)
+
+    def journal_accepted(self, run_id: str, action: Action, at: datetime, detail: str) -> int:
+        """Journal that the provider accepted the change and is carrying it out (still an open intent)."""
+        return self._journal(run_id, action, ActionOutcome.INTENT, at, detail, {})
+
+    def close_crashed_runs(self, at: datetime, *, current: str) -> list[str]:
+        """Close every applied run but `current` that has no `finished_at` as `crashed`; their ids.
+
+        Only safe while holding the apply lock: an applied run holds it for its whole length, so
+        another unfinished applied run is one that died.
+        """
+        at = aware("at", at)
+        runs = t.runs
+        query = select(runs.c.id, runs.c.started_at).where(
+            runs.c.finished_at.is_(None), runs.c.applied.is_(True), runs.c.id != current
+        )
+        closed: list[str] = []
+        with self._write() as conn:
+            for run_id, started_at in conn.execute(query).all():
+                finished = max(at, aware("started_at", started_at))
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id, runs.c.finished_at.is_(None))
+                    .values(finished_at=finished, outcome="crashed")
+                )
+                closed.append(str(run_id))
+        return closed
 
     def journal_outcome(
         self,

@@ -49,7 +49,7 @@ class RunRecord:
     """A run as the ledger holds it: its header, and once finished its outcome and counts."""
 
     info: RunInfo
-    outcome: str | None  # None while running, or forever if the run crashed
+    outcome: str | None  # None while running; `crashed` once the next applied run found it dead
     counts: Mapping[str, int] = field(default_factory=dict)
     costs: Mapping[str, Any] | None = None  # its cost totals (findings.json `costs`), when it recorded them
 

@@ -26,6 +26,7 @@ from custodian.rules.reaping import ReapSettings
 from custodian.run.context import Providers, RunTuning
 
 C7N_TOKEN_MARGIN = timedelta(minutes=1)  # a c7n child's token must outlive reaper.c7n_timeout by this much
+C7N_RETRY_BACKOFF_S = 2.0  # between a c7n child's retries (c7n-azure's own is 45 s; Retry-After still wins)
 
 
 @dataclass
@@ -109,8 +110,9 @@ def _arm(
             read_only=True,
             as_of=now,
             cache="memory",
-            retry_total=tuning.c7n_retry_total,
-            retry_backoff_s=tuning.c7n_retry_backoff_s,
+            retry_total=config.azure.retries if tuning.c7n_retry_total is None else tuning.c7n_retry_total,
+            retry_backoff_s=C7N_RETRY_BACKOFF_S if tuning.c7n_retry_backoff_s is None else tuning.c7n_retry_backoff_s,
+            http_timeout=(config.azure.connect_timeout.total_seconds(), config.azure.read_timeout.total_seconds()),
         )
         for method, count in result.api_calls.items():  # c7n's own requests are part of the run's cost
             providers.counter.add("azure", method, count)
@@ -178,7 +180,7 @@ def collect_reaper(
         list(reaper.storage_accounts),
         scopes,
         is_candidate,
-        _blob_settings(tuning, read_only),
+        _blob_settings(config, tuning, read_only),
         providers.counter,
         providers.credential_factory(),
         progress,
@@ -190,8 +192,13 @@ def collect_reaper(
     return out
 
 
-def _blob_settings(tuning: RunTuning, read_only: bool) -> BlobSettings:
-    return replace(tuning.blob, read_only=read_only)
+def _blob_settings(config: Config, tuning: RunTuning, read_only: bool) -> BlobSettings:
+    return replace(
+        tuning.blob,
+        read_only=read_only,
+        connection_timeout_s=config.azure.connect_timeout.total_seconds(),
+        read_timeout_s=config.azure.read_timeout.total_seconds(),
+    )
 
 
 def reaper_verdicts(

@@ -1,4 +1,5 @@
-"""Fault injection shared by the emulators: throttling, server errors, latency, short and looping pages.
+"""Fault injection shared by the emulators: throttling, server errors, latency, short and looping pages,
+dropped connections (the request is carried out, its answer never sent).
 
 A `FaultPlan` says what to inject; a `FaultInjector` draws decisions from a seeded random generator,
 so a run with the same seed and the same request sequence injects the same faults.
@@ -20,6 +21,7 @@ class FaultKind(StrEnum):
     SERVER_ERROR = "server_error"
     TRUNCATE = "truncate"
     LOOP_NEXT = "loop_next"  # a list page whose next link points back at itself (a hostile provider)
+    DROP = "drop"  # the request is carried out, then the connection closes without an answer
 
 
 class FaultSpecError(ValueError):
@@ -34,13 +36,15 @@ class FaultPlan:
     `truncate` only applies to list responses: the page is cut short and loses its next link.
     `loop_next` only applies to list responses: the page is whole, and its next link (ARM's
     `nextLink`, GitHub's `Link: rel="next"`) is the URL of the request itself, so a client that
-    follows it blindly never ends.
+    follows it blindly never ends. `drop` applies to any request: the emulator carries it out, then
+    closes the connection without answering (a response lost on the way back).
     """
 
     throttle: float = 0.0
     server_error: float = 0.0
     truncate: float = 0.0
     loop_next: float = 0.0
+    drop: float = 0.0
     latency_ms: int = 0
     retry_after: int = 1
     seed: int = 0
@@ -49,7 +53,7 @@ class FaultPlan:
     error_status: int = 500
 
     def __post_init__(self) -> None:
-        for name in ("throttle", "server_error", "truncate", "loop_next"):
+        for name in ("throttle", "server_error", "truncate", "loop_next", "drop"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise FaultSpecError(f"fault '{name}' must be a fraction between 0 and 1, got {value}")
@@ -71,7 +75,9 @@ class FaultPlan:
 
     @property
     def active(self) -> bool:
-        return bool(self.throttle or self.server_error or self.truncate or self.loop_next or self.latency_ms)
+        return bool(
+            self.throttle or self.server_error or self.truncate or self.loop_next or self.drop or self.latency_ms
+        )
 
     @classmethod
     def parse(cls, spec: str) -> FaultPlan:
@@ -91,7 +97,7 @@ class FaultPlan:
 
 def _convert(key: str, text: str) -> object:
     try:
-        if key in ("throttle", "server_error", "truncate", "loop_next"):
+        if key in ("throttle", "server_error", "truncate", "loop_next", "drop"):
             return float(text)
         if key in ("latency_ms", "retry_after", "seed", "error_status"):
             return int(text)
@@ -142,6 +148,7 @@ class FaultInjector:
             trunc_draw = self._rng.random()
             # drawn only when asked for, so that the sequences of plans without it stay as they were
             loop_draw = self._rng.random() if plan.loop_next else 1.0
+            drop_draw = self._rng.random() if plan.drop else 1.0
         if draw < plan.throttle:
             return FaultDecision(FaultKind.THROTTLE, latency)
         if draw < plan.throttle + plan.server_error:
@@ -150,4 +157,6 @@ class FaultInjector:
             return FaultDecision(FaultKind.TRUNCATE, latency)
         if is_list and loop_draw < plan.loop_next:
             return FaultDecision(FaultKind.LOOP_NEXT, latency)
+        if drop_draw < plan.drop:
+            return FaultDecision(FaultKind.DROP, latency)
         return FaultDecision(None, latency)

@@ -190,6 +190,8 @@ class EmulatorServer:
             return json_response(500, {"error": {"code": "EmulatorError", "message": repr(exc)}})
         if decision.kind is FaultKind.LOOP_NEXT and response.status == 200:
             return next_link_to_itself(request, response)
+        if decision.kind is FaultKind.DROP:
+            response.fault = FaultKind.DROP.value  # carried out; the handler sends no answer
         return response
 
 
@@ -246,6 +248,9 @@ def _make_handler(server: EmulatorServer) -> type[BaseHTTPRequestHandler]:
             server._record(
                 RequestRecord(self.command, split.path, split.query, response.status, response.fault, time.time())
             )
+            if response.fault == FaultKind.DROP.value:
+                self.close_connection = True  # the change was made; its answer is lost on the way back
+                return
             self.send_response(response.status)
             headers = dict(response.headers)
             for key, value in headers.items():

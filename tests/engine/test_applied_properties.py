@@ -132,6 +132,9 @@ class _Journal:
     def journal_intent(self, *args: Any, **kwargs: Any) -> int:
         return 0
 
+    def journal_accepted(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
     def journal_outcome(self, *args: Any, **kwargs: Any) -> int:
         return 0
 

@@ -47,6 +47,10 @@ More options change how c7n behaves in this child process only (the parent is un
     between them unless ARM's ``Retry-After`` is shorter) for every management client it builds.
     A 500 that outlasts the retries then fails the policy after N x SECONDS instead of ~2 minutes
     per listing (and every policy of the same resource type lists again).
+``--http-timeout CONNECT,READ``
+    Every HTTP call of the child (``requests``, which azure-core's transport uses) gets at most
+    these connect and read timeouts (azure-core's own are 300 s each), so an endpoint that accepts
+    and never answers fails the call in seconds, and with bounded retries the policy too.
 """
 
 from __future__ import annotations
@@ -203,8 +207,11 @@ def _error_of(response: Any) -> tuple[str | None, str | None]:
     return (error.get("code"), error.get("message")) if isinstance(error, dict) else (None, None)
 
 
-def install_wire_guard(*, read_only: bool, record: Path | None) -> WireGuard:
-    """Guard ``http.client`` (read-only) and record DELETE responses of ``requests`` (operations)."""
+def install_wire_guard(
+    *, read_only: bool, record: Path | None, http_timeout: tuple[float, float] | None = None
+) -> WireGuard:
+    """Guard ``http.client`` (read-only), bound every ``requests`` call by `http_timeout` (connect,
+    read; never longer than asked), and record DELETE responses (operations)."""
     import http.client
 
     import requests.adapters
@@ -218,13 +225,15 @@ def install_wire_guard(*, read_only: bool, record: Path | None) -> WireGuard:
         return real_putrequest(self, method, url, *args, **kwargs)
 
     http.client.HTTPConnection.putrequest = putrequest  # type: ignore[method-assign]
-    if record is None:
+    if record is None and http_timeout is None:
         return guard
     real_send: Callable[..., Any] = requests.adapters.HTTPAdapter.send
 
     def send(self: requests.adapters.HTTPAdapter, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if http_timeout is not None:
+            kwargs["timeout"] = _bounded(kwargs.get("timeout"), http_timeout)
         response = real_send(self, request, *args, **kwargs)
-        if str(request.method).upper() == "DELETE":
+        if record is not None and str(request.method).upper() == "DELETE":
             code, message = _error_of(response) if response.status_code >= 400 else (None, None)
             guard.write(
                 {
@@ -242,6 +251,14 @@ def install_wire_guard(*, read_only: bool, record: Path | None) -> WireGuard:
 
     requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign]
     return guard
+
+
+def _bounded(asked: Any, bound: tuple[float, float]) -> tuple[float, float]:
+    """`requests`' timeout `asked` (None, a number, or (connect, read)), each part at most `bound`'s."""
+    if asked is None:
+        return bound
+    connect, read = asked if isinstance(asked, tuple) else (asked, asked)
+    return (min(connect or bound[0], bound[0]), min(read or bound[1], bound[1]))
 
 
 def set_c7n_retries(total: int | None, backoff_s: float | None) -> None:
@@ -278,6 +295,9 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--retry-total", type=int, default=None, help="c7n-azure retries per ARM call (default 3)")
     parser.add_argument("--retry-backoff", type=float, default=None, help="seconds between them (default 45)")
     parser.add_argument(
+        "--http-timeout", default=None, help="CONNECT,READ: seconds every HTTP call may take at most (e.g. 10,60)"
+    )
+    parser.add_argument(
         "--count-calls", default=None, help="write the HTTP requests sent, by method, to this JSON file"
     )
     return parser.parse_args(args[:split]), args[split + 1 :]
@@ -294,7 +314,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ValueError as exc:
         raise SystemExit(f"c7n launcher: {exc}") from exc
     record = Path(options.record_operations) if options.record_operations else None
-    guard = install_wire_guard(read_only=options.read_only, record=record)
+    try:
+        timeout = _http_timeout(options.http_timeout)
+    except ValueError as exc:
+        raise SystemExit(f"c7n launcher: --http-timeout {options.http_timeout}: {exc}") from exc
+    guard = install_wire_guard(read_only=options.read_only, record=record, http_timeout=timeout)
     from c7n import cli
 
     set_c7n_retries(options.retry_total, options.retry_backoff)
@@ -305,6 +329,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         if options.count_calls:
             Path(options.count_calls).write_text(json.dumps(guard.calls, sort_keys=True), encoding="utf-8")
         _report_refusals(guard)
+
+
+def _http_timeout(text: str | None) -> tuple[float, float] | None:
+    if not text:
+        return None
+    connect, _, read = text.partition(",")
+    pair = (float(connect), float(read or connect))
+    if min(pair) <= 0:
+        raise ValueError("timeouts must be positive")
+    return pair
 
 
 def _report_refusals(guard: WireGuard) -> None:

@@ -16,13 +16,15 @@ The child runs with umask 077: its output (and the output directory, created 070
 Options of `run_policies` map to launcher options (see `custodian.collect.c7n.launcher`): `read_only`
 (``--read-only``: no mutating request leaves the child), `as_of` (``--as-of``: c7n's time-based
 filters and ``mark-for-op`` evaluate at that time), `record_operations` (``--record-operations``:
-every DELETE response is appended to a JSON-lines file) and `retry_total`/`retry_backoff_s`
-(c7n-azure's retry policy). c7n's resource cache is off by default
+every DELETE response is appended to a JSON-lines file), `retry_total`/`retry_backoff_s`
+(c7n-azure's retry policy) and `http_timeout` (``--http-timeout``: connect and read timeouts of
+every HTTP call, so a dead endpoint fails in seconds). c7n's resource cache is off by default
 (``--cache-period 0``; c7n's own default is a 15-minute on-disk cache under ``~/.cache``, which
 would serve a later run the listing of an earlier one); ``cache="memory"`` shares one listing per
 resource type among the policies of this run only.
 
-Failures are never silent: a timeout (the child's process group is killed), a non-zero exit, a
+The child runs in a process group of its own and dies with its parent (see
+`custodian.collect.c7n.child`). Failures are never silent: a timeout (the group is killed), a non-zero exit, a
 policy c7n reports as errored, or a policy without a readable ``resources.json`` each add a reason
 to `PolicyRunResult.problems`, and `PolicyRunResult.ok` is true only when there is none. Output
 files of the policies about to run are removed first, so a file found afterwards is this run's.
@@ -31,14 +33,9 @@ The access token is redacted from everything the result holds.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,9 +44,10 @@ from typing import Any, Literal
 
 import yaml
 
+from custodian.collect.c7n.child import run_child
 from custodian.collect.c7n.launcher import READ_ONLY_EXIT, normalise_endpoint
 from custodian.errors import BadInputError
-from custodian.private_files import CHILD_UMASK, make_private_dirs
+from custodian.private_files import make_private_dirs
 
 __all__ = [
     "C7nRunError",
@@ -128,15 +126,6 @@ class PolicyRunResult:
         return self
 
 
-@dataclass(frozen=True)
-class _ChildOutcome:
-    exit_code: int | None
-    timed_out: bool
-    stdout: str
-    stderr: str
-    duration_s: float
-
-
 # -- public API ----------------------------------------------------------------------------------
 def policy_names(policy_file: Path) -> list[str]:
     """The policy names of a c7n policy file, in order; `BadInputError` when it cannot be read."""
@@ -176,6 +165,7 @@ def run_policies(
     cache: Literal["off", "memory"] = "off",
     retry_total: int | None = None,
     retry_backoff_s: float | None = None,
+    http_timeout: tuple[float, float] | None = None,
 ) -> PolicyRunResult:
     """Run every policy of `policy_file` against one subscription behind `arm_endpoint`.
 
@@ -223,12 +213,14 @@ def run_policies(
         launcher_args += ["--retry-total", str(int(retry_total))]
     if retry_backoff_s is not None:
         launcher_args += ["--retry-backoff", f"{float(retry_backoff_s):g}"]
+    if http_timeout is not None:
+        launcher_args += ["--http-timeout", f"{float(http_timeout[0]):g},{float(http_timeout[1]):g}"]
     calls_file = output_dir / "c7n-api-calls.json"
     calls_file.unlink(missing_ok=True)
     launcher_args += ["--count-calls", str(calls_file)]
     cache_args = ["--cache", "memory"] if cache == "memory" else ["--cache-period", "0"]
     c7n_args = ["run", "-s", str(output_dir), *cache_args, *(["--dryrun"] if dry_run else []), str(policy_file)]
-    outcome = _run_child(_command(launcher_args, c7n_args), env, timeout_s, cwd=output_dir)
+    outcome = run_child(_command(launcher_args, c7n_args), env, timeout_s, cwd=output_dir)
 
     secrets = [access_token]
     stderr = _redact(outcome.stderr, secrets)
@@ -276,7 +268,7 @@ def validate_policies(policy_file: Path, *, timeout_s: float = 120.0) -> list[st
     policy_file = policy_file.resolve()
     if not policy_file.is_file():
         return [f"policy file {policy_file} does not exist"]
-    outcome = _run_child(_command([], ["validate", str(policy_file)]), _child_env(None), timeout_s, cwd=None)
+    outcome = run_child(_command([], ["validate", str(policy_file)]), _child_env(None), timeout_s, cwd=None)
     if outcome.timed_out:
         return [f"custodian validate did not finish within {timeout_s:g}s and was killed"]
     if outcome.exit_code == 0:
@@ -306,31 +298,6 @@ def _child_env(extra_env: Mapping[str, str] | None) -> dict[str, str]:
             raise BadInputError(f"extra_env may not set {key}: run_policies manages it")
         env[key] = value
     return env
-
-
-def _run_child(argv: list[str], env: dict[str, str], timeout_s: float, *, cwd: Path | None) -> _ChildOutcome:
-    started = time.monotonic()
-    process = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        start_new_session=True,  # its own process group, so a timeout kills whatever it started
-        umask=CHILD_UMASK,  # c7n's output (resources.json, logs) created 0600/0700
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):  # it may have ended just now
-            os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
-        return _ChildOutcome(None, True, stdout, stderr, time.monotonic() - started)
-    return _ChildOutcome(process.returncode, False, stdout, stderr, time.monotonic() - started)
 
 
 # -- reading what c7n left behind -----------------------------------------------------------------

@@ -99,6 +99,8 @@ class BlobSettings:
     results_per_page: int = 1000  # the service's maximum is 5000
     api_version: str | None = None  # e.g. "2025-11-05" for an emulator that rejects the SDK default
     request_hook: Callable[[str, str], None] | None = None  # (method, url) of every attempt, for tests
+    connection_timeout_s: float = 10.0  # per call (azure-core's default is 300)
+    read_timeout_s: float = 60.0
 
 
 class _RequestHookPolicy(SansIOHTTPPolicy[Any, Any]):
@@ -125,6 +127,8 @@ def _client_kwargs(settings: BlobSettings, counter: CallCounter) -> dict[str, An
             random_jitter_range=settings.jitter_s,
         ),
     }
+    kwargs["connection_timeout"] = settings.connection_timeout_s
+    kwargs["read_timeout"] = settings.read_timeout_s
     if settings.api_version:
         kwargs["api_version"] = settings.api_version
     return kwargs

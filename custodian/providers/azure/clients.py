@@ -56,6 +56,9 @@ class ArmSettings:
     read_only: bool = True
     polling_interval_s: float = 5.0
     retry_backoff_factor: float = 0.8
+    connection_timeout_s: float = 10.0  # per call: an endpoint that never answers fails in seconds
+    read_timeout_s: float = 60.0
+    retry_total: int = 3  # azure-core's default is 10
 
 
 class ArmClients:
@@ -76,6 +79,9 @@ class ArmClients:
                 "per_retry_policies": [CallCountingPolicy(self.counter)],
                 "polling_interval": self.settings.polling_interval_s,
                 "retry_backoff_factor": self.settings.retry_backoff_factor,
+                "retry_total": self.settings.retry_total,
+                "connection_timeout": self.settings.connection_timeout_s,
+                "read_timeout": self.settings.read_timeout_s,
             }
             if self.settings.ca_bundle:
                 kwargs["connection_verify"] = self.settings.ca_bundle
