@@ -7,7 +7,8 @@ JSON columns hold plain JSON-able values only.
 The migrations in `migrations/versions/` must produce exactly these tables; a test compares the
 migrated database with this metadata. Add later tables here and in a new migration, never by
 editing an applied one (0001: runs, findings, journal, holds; 0002: job_runs, leases; 0003: the
-journal's `plan` column, tag_sightings; 0004: the runs' `costs` column; 0005: webhook_events; 0006: notices).
+journal's `plan` column, tag_sightings; 0004: the runs' `costs` column; 0005: webhook_events; 0006: notices;
+0007: github_facts, github_etags).
 """
 
 from __future__ import annotations
@@ -248,4 +249,24 @@ notices = Table(  # each notice of an upcoming deletion, per channel and target:
     Column("at", UTCDateTime(), nullable=False),
     Column("detail", Text(), nullable=False),  # the channel's receipt or error (never a secret)
     Index("ix_notices_target_status", "target", "status"),
+)
+
+# -- GitHub reads kept between runs (revision 0007) -----------------------------------------------------
+
+github_facts = Table(  # what GitHub never changes once read: (kind, key) -> value; a new object is a new key
+    "github_facts",
+    metadata,
+    Column("kind", String(32), primary_key=True),  # tag_object, deployment_statuses
+    Column("key", String(1024), primary_key=True),  # base URL, repository and the object's sha or id
+    Column("value", JSON(), nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+)
+
+github_etags = Table(  # the last 200 answer of a conditional GET and its ETag: a 304 is answered from here
+    "github_etags",
+    metadata,
+    Column("url", String(2048), primary_key=True),  # base URL, path and query
+    Column("etag", String(256), nullable=False),
+    Column("body", JSON(), nullable=False),  # {"data": the JSON answer, "link": its Link header}
+    Column("stored_at", UTCDateTime(), nullable=False),
 )

@@ -32,6 +32,7 @@ from sqlalchemy.pool import StaticPool
 
 from custodian.ledger import schema as t
 from custodian.ledger.events import EventsLedger
+from custodian.ledger.facts import FactsLedger
 from custodian.ledger.holds import HoldsLedger
 from custodian.ledger.journal import JournalLedger
 from custodian.ledger.locks import ApplyLock
@@ -70,7 +71,7 @@ _SQLITE_BUSY_TIMEOUT_S: Final = 30.0
 _HOLD_ID_ATTEMPTS: Final = 16
 
 
-class Ledger(SchedulingLedger, JournalLedger, HoldsLedger, NoticesLedger, EventsLedger):
+class Ledger(SchedulingLedger, JournalLedger, HoldsLedger, NoticesLedger, EventsLedger, FactsLedger):
     """The ledger of one database; open with `Ledger.open(url)`, close with `close()` (or `with`).
 
     The run ledger of scheduled jobs and the leader lease are in `SchedulingLedger`.

@@ -28,6 +28,7 @@ class StageStart:
     at: datetime
     source: str  # e.g. "tag v0.0.1-uat (tagger date)", "release v0.0.1"
     evidence: StartEvidence = StartEvidence.TAGGER_DATE
+    actor: str | None = None  # who made it, when the evidence says (a release's author): owners hear of it
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,11 @@ class ReleaseTimeline:
                 success[deployment.version] = deployment
         object.__setattr__(self, "_first_start", first)
         object.__setattr__(self, "_first_success", success)
+
+    def author(self, version: str) -> str | None:
+        """Who released `version`: the actor of its earliest stage start that names one (a release's author)."""
+        named = [s for s in self.starts if s.version == version and s.actor]
+        return min(named, key=lambda s: s.at).actor if named else None
 
     def versions(self) -> frozenset[str]:
         return frozenset(s.version for s in self.starts) | frozenset(d.version for d in self.deployments)

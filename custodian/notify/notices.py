@@ -14,7 +14,7 @@ costs per month, and exactly how to keep it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from custodian.config.notifications import NotificationsConfig
@@ -61,6 +61,7 @@ class NoticeSettings:
     config: NotificationsConfig
     hold_tag: str | None  # the reaper's hold tag, when a reaper is configured
     release_repos: Sequence[str]
+    release_authors: Mapping[str, str] = field(default_factory=dict)  # version -> who released it
 
 
 def upcoming_deletions(
@@ -86,7 +87,11 @@ def upcoming_deletions(
     for key, (action, delete_at) in sorted(due.items()):
         target = targets.get(key)
         owner, resolved_by = owner_of(
-            target, settings.config.owner_tag_keys, settings.config.fallback, settings.release_repos
+            target,
+            settings.config.owner_tag_keys,
+            settings.config.fallback,
+            settings.release_repos,
+            release_author=settings.release_authors.get(action.subject.version or ""),
         )
         finding = why.get((action.subject, action.rule))
         notices.append(

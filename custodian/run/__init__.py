@@ -4,16 +4,19 @@
 H1, N1, N2) and the reaper part (L4, O1-O6) only differ in what they collect and which rules judge
 it: their proposals become one plan, pass one gate, are counted against one set of caps, executed
 by one executor and journaled in one journal. An applied run holds the ledger's apply lock for its
-whole length (a second one refuses at once, naming the first) and first settles every intent a
-crashed run left open.
+whole length (a second one refuses at once, naming the first, or with `RunRequest.wait` waits for
+it), closes the applied runs that died without finishing as `crashed`, and first settles every
+intent a crashed run left open.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from custodian import __version__
 from custodian.collect.accounts import collect_inventory
@@ -36,6 +39,7 @@ from custodian.model import (
 from custodian.notify.send import NotifyOutcome
 from custodian.pricing.table import PriceTable
 from custodian.progress import NullProgress, Progress
+from custodian.providers.github.cache import GithubCache
 from custodian.providers.wire import CallCounter
 from custodian.reports import ReportPaths, costs_document, write_reports
 from custodian.reports.common import run_directory
@@ -89,6 +93,7 @@ class RunOutcome:
     api_calls: dict[str, dict[str, int]]
     plan: Plan | None  # None for audits
     notices: NotifyOutcome | None = None  # enforce runs with `notifications`: what was sent (or would be)
+    github_budget: dict[str, Any] = field(default_factory=dict)  # GitHub's rate limit: used, left, reset
 
 
 def new_run_id(now: datetime, mode: RunMode) -> str:
@@ -125,10 +130,17 @@ def run_lifecycle(
     )
     counter = CallCounter()
     providers = Providers(config, read_only=not applying, counter=counter, tuning=tuning)  # secrets resolved first
+    if tuning.github_cache:
+        providers.github.cache = GithubCache(ledger, config.github.base_url, started)
     lock = ledger.apply_lock(info.run_id) if applying else None
     try:
-        if lock is not None:
-            lock.acquire()  # raises LockHeldError naming the run that holds it: nothing was written
+        if lock is not None:  # held: LockHeldError naming the run that holds it, nothing written (or wait)
+            lock.acquire(wait=request.wait, on_wait=lambda held: progress.note(f"waiting: {held}"))
+            crashed = ledger.close_crashed_runs(clock(), current=info.run_id)
+            if crashed:
+                progress.note(
+                    f"closed {len(crashed)} applied run(s) that died unfinished as crashed: {', '.join(crashed)}"
+                )
         ledger.start_run(info)
         ctx = RunContext(
             config,
@@ -147,6 +159,7 @@ def run_lifecycle(
     finally:
         if lock is not None:
             lock.release()
+        _flush_github_cache(providers)
         providers.close()
     return outcome
 
@@ -246,6 +259,7 @@ def _run(ctx: RunContext) -> RunOutcome:
                 targets_of(inventory),
                 now,
                 applied=info.applied,
+                timeline=inventory.timeline,
             )
             if notified is not None:
                 findings += notified.findings
@@ -260,12 +274,40 @@ def _run(ctx: RunContext) -> RunOutcome:
     incomplete = incomplete_reasons(findings, records)
     context = report_context(config, ctx.ledger, ctx.providers, findings, priced=prices is not None)
     result = RunResult(
-        final, tuple(findings), tuple(records), tuple(holds), tuple(config.stages), price_table, incomplete, context
+        final,
+        tuple(findings),
+        tuple(records),
+        tuple(holds),
+        tuple(config.stages),
+        price_table,
+        incomplete,
+        context,
+        api_usage(ctx),
     )
     paths = write_reports(result, config.reports.directory, formats=config.reports.formats)
     code = exit_code_for(findings, records)
     ctx.ledger.finish_run(info.run_id, finished, result.counts(), code.name.lower(), costs_document(result))
-    return RunOutcome(result, paths, code, ctx.counter.snapshot(), plan, notified)
+    return RunOutcome(result, paths, code, ctx.counter.snapshot(), plan, notified, api_usage(ctx)["github"])
+
+
+def _flush_github_cache(providers: Providers) -> None:
+    """Write the conditional answers the run kept; failing to only costs full reads next run."""
+    if providers.github.cache is None:
+        return
+    try:
+        providers.github.cache.flush()
+    except Exception:  # a cache: the run's outcome stands without it
+        logging.getLogger(__name__).warning("could not keep GitHub's answers in the ledger", exc_info=True)
+
+
+def api_usage(ctx: RunContext) -> dict[str, Any]:
+    """What the run cost providers (`findings.json`'s `api`): calls, and GitHub's rate-limit budget."""
+    github = ctx.providers.github
+    budget = github.budget.document()
+    cache = github.cache
+    budget["facts_cached"] = cache.hits if cache is not None else 0
+    budget["facts_read"] = cache.misses if cache is not None else 0
+    return {"calls": ctx.counter.snapshot(), "github": budget}
 
 
 def _in_scope(request: RunRequest, verdicts: list[Verdict]) -> list[Verdict]:

@@ -40,6 +40,8 @@ class RunRequest:
     version: str | None = None
     #: what started the run, for the record: `schedule:<job>`, `event:<delivery id>`; None: a person
     trigger: str | None = None
+    #: an applied run whose ledger's apply lock is held waits for it (True) or refuses at once (False)
+    wait: bool = False
 
     def __post_init__(self) -> None:
         if not self.parts or not self.parts <= {ACCOUNTS, REAPER}:
@@ -60,12 +62,13 @@ class RunRequest:
 class RunTuning:
     """How patient a run is with providers (tests and benchmarks shorten it; the defaults suit Azure)."""
 
-    c7n_retry_total: int | None = None  # None: c7n-azure's own (3 retries, 45 s apart)
-    c7n_retry_backoff_s: float | None = None
+    c7n_retry_total: int | None = None  # None: the config's `azure.retries`
+    c7n_retry_backoff_s: float | None = None  # None: C7N_RETRY_BACKOFF_S (c7n-azure's own waits 45 s)
     blob: BlobSettings = field(default_factory=BlobSettings)
     confirm_timeout_s: float = 300.0  # how long an operation is polled before it is UNCONFIRMED
     poll_cap_s: float = 10.0
     arm_polling_interval_s: float = 1.0
+    github_cache: bool = True  # GitHub facts read once and conditional reads, kept in the ledger
 
 
 def allowed_scopes(config: Config) -> frozenset[Scope]:
@@ -115,6 +118,9 @@ class Providers:
                 ca_bundle=str(config.azure.ca_bundle) if config.azure.ca_bundle else None,
                 read_only=read_only,
                 polling_interval_s=tuning.arm_polling_interval_s,
+                connection_timeout_s=config.azure.connect_timeout.total_seconds(),
+                read_timeout_s=config.azure.read_timeout.total_seconds(),
+                retry_total=config.azure.retries,
             ),
             counter,
         )

@@ -14,7 +14,7 @@ from custodian.engine.gate import NoticeIndex
 from custodian.engine.holds import Target
 from custodian.engine.plan import Plan
 from custodian.ledger.store import Ledger
-from custodian.model import ActionRecord, Finding
+from custodian.model import ActionRecord, Finding, ReleaseTimeline
 from custodian.notify.channels import Channel, EmailSender, GithubIssueSender, MailboxSender, WebhookSender
 from custodian.notify.notices import NoticeSettings, upcoming_deletions
 from custodian.notify.render import Renderer
@@ -62,6 +62,7 @@ def notify_owners(
     now: datetime,
     *,
     applied: bool,
+    timeline: ReleaseTimeline | None = None,
 ) -> NotifyOutcome | None:
     settings = config.notifications
     if settings is None:
@@ -72,7 +73,12 @@ def notify_owners(
         findings,
         targets,
         now,
-        NoticeSettings(settings, config.reaper.hold_tag if config.reaper else None, config.github.release_repos),
+        NoticeSettings(
+            settings,
+            config.reaper.hold_tag if config.reaper else None,
+            config.github.release_repos,
+            _release_authors(timeline),
+        ),
     )
     return send_notices(
         notices,
@@ -84,3 +90,9 @@ def notify_owners(
         max_per_run=settings.channels.max_messages_per_run,
         renderer=Renderer(settings.templates_dir),
     )
+
+
+def _release_authors(timeline: ReleaseTimeline | None) -> dict[str, str]:
+    if timeline is None:
+        return {}
+    return {version: author for version in timeline.versions() if (author := timeline.author(version))}

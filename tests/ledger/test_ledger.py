@@ -54,6 +54,8 @@ TABLES = {
     "leases",
     "webhook_events",
     "notices",
+    "github_facts",
+    "github_etags",
     "alembic_version",
 }
 
@@ -127,7 +129,7 @@ def test_open_migrates_an_empty_database_and_reopening_is_idempotent(ledger_url:
     try:
         with engine.connect() as conn:
             assert set(inspect(conn).get_table_names()) == TABLES
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0006"]
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0007"]
     finally:
         engine.dispose()
 

@@ -13,9 +13,12 @@ from custodian.model import (
     AzureResource,
     Cost,
     Provider,
+    ReleaseTimeline,
     ResourceKind,
     Scope,
     ServiceAccount,
+    StageStart,
+    StartEvidence,
     Subject,
     Tags,
 )
@@ -114,3 +117,18 @@ def test_the_gate_waits_until_notify_before_after_the_first_notice() -> None:
     early = index.waiting("k:a", NOW)
     assert early is not None and "not before 2026-12-02T10:00:00Z" in early.detail
     assert index.waiting("k:a", NOW + timedelta(hours=22)) is None
+
+
+def test_an_account_s_owner_is_who_released_its_version_else_the_fallback() -> None:
+    assert owner_of(_account(), ["owner"], FALLBACK, release_author="alice") == (
+        "alice",
+        "the author of its version's release",
+    )
+    assert owner_of(_disk(), ["owner"], FALLBACK, release_author="alice")[0] == "qa@example.com"  # resources: tags
+    starts = (
+        StageStart("v1.0.0", "uat", NOW, "release v1.0.0-uat", StartEvidence.RELEASE, "bob"),
+        StageStart("v1.0.0", "qa", NOW - timedelta(days=2), "tag v1.0.0-qa (tagger date)"),
+        StageStart("v1.0.0", "qa", NOW - timedelta(days=1), "release v1.0.0-qa", StartEvidence.RELEASE, "carol"),
+    )
+    timeline = ReleaseTimeline(("qa", "uat", "prod"), starts)
+    assert timeline.author("v1.0.0") == "carol" and timeline.author("v9.9.9") is None

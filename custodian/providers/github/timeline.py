@@ -14,18 +14,25 @@ per annotated stage tag, one paged listing each of releases and deployments, and
 of statuses per production deployment. Deployments are listed unfiltered and their environment is
 compared case-insensitively with the production environment's name, as GitHub compares them. A
 version's production success is the first `success` status of any of its production deployments.
+
+With the session's `GithubCache` (a run with a ledger), what never changes is read once: an annotated
+tag object's commit and tagger date (keyed by the tag object's sha, so a re-tag, a new object, is
+read again) and a production deployment's statuses once one is a success (a deployment without a
+success yet is read again next run). A steady-state run then costs the paged listings only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from github.Deployment import Deployment
 from github.GitTag import GitTag
 from github.Repository import Repository
 
 from custodian.model import DeploymentFact, StageStart, StartEvidence
+from custodian.providers.github.cache import DEPLOYMENT_STATUSES, TAG_OBJECT, GithubCache
 from custodian.providers.github.client import GithubSession
 from custodian.providers.paging import github_items
 
@@ -66,25 +73,30 @@ def collect_timeline(
     counts as first seen at `now`.
     """
     repo = session.github.get_repo(repo_name, lazy=True)
-    tags = list_stage_tags(repo, parse_tag)
+    cache = session.cache
+    tags = list_stage_tags(repo, parse_tag, cache, repo_name)
     sightings = first_sightings([tag.name for tag in tags])
     evidence: dict[tuple[str, str], list[StageStart]] = {}
 
-    def offer(version: str, stage: str, at: datetime, source: str, kind: StartEvidence) -> None:
-        evidence.setdefault((version, stage), []).append(StageStart(version, stage, _utc(at), source, kind))
+    def offer(
+        version: str, stage: str, at: datetime, source: str, kind: StartEvidence, actor: str | None = None
+    ) -> None:
+        evidence.setdefault((version, stage), []).append(StageStart(version, stage, _utc(at), source, kind, actor))
 
     for release in github_items(repo.get_releases(), f"releases of {repo_name}"):
         parsed = parse_tag(release.tag_name)
         if release.draft or parsed is None:
             continue
         when = release.published_at or release.created_at
-        offer(*parsed, when, f"release {release.tag_name}", StartEvidence.RELEASE)
+        author = (release.raw_data.get("author") or {}).get("login")  # in the list's JSON: no extra call
+        offer(*parsed, when, f"release {release.tag_name}", StartEvidence.RELEASE, author)
 
     tags_by_sha: dict[str, list[tuple[str, str]]] = {}
     for tag in tags:
         tags_by_sha.setdefault(tag.commit_sha, []).append((tag.version, tag.stage))
     wanted = production_environment.lower()
     deployments: list[DeploymentFact] = []
+    production: list[tuple[str, Deployment]] = []
     for deployment in github_items(repo.get_deployments(), f"deployments of {repo_name}"):
         environment = deployment.environment or ""
         parsed = parse_tag(deployment.ref)
@@ -94,44 +106,89 @@ def collect_timeline(
         if wanted and environment.lower() != wanted:
             continue
         deployed = _deployment_version(deployment.ref, deployment.sha, parse_tag, tags_by_sha)
-        if deployed is None:
-            continue
-        listed = github_items(deployment.get_statuses(), f"statuses of deployment {deployment.id} of {repo_name}")
-        statuses = sorted(((s.state, _utc(s.created_at)) for s in listed), key=lambda s: s[1])
+        if deployed is not None:
+            production.append((deployed, deployment))
+    known = (
+        cache.facts(DEPLOYMENT_STATUSES, [f"{repo_name}|{d.id}" for _, d in production]) if cache is not None else {}
+    )
+    final: dict[str, list[list[str]]] = {}
+    for deployed, deployment in production:
+        fact_key = f"{repo_name}|{deployment.id}"
+        if fact_key in known:  # it succeeded when it was recorded: its first success is final
+            statuses = [(str(state), _parse(str(at))) for state, at in known[fact_key]]
+        else:
+            listed = github_items(deployment.get_statuses(), f"statuses of deployment {deployment.id} of {repo_name}")
+            statuses = sorted(((s.state, _utc(s.created_at)) for s in listed), key=lambda s: s[1])
+            if any(state == "success" for state, _ in statuses):
+                final[fact_key] = [[state, at.isoformat()] for state, at in statuses]
         deployments.append(
-            DeploymentFact(deployed, deployment.id, environment, _utc(deployment.created_at), tuple(statuses))
+            DeploymentFact(
+                deployed, deployment.id, environment_of(deployment), _utc(deployment.created_at), tuple(statuses)
+            )
         )
+    if cache is not None:
+        cache.record(DEPLOYMENT_STATUSES, final)
 
     starts: list[StageStart] = []
     for tag in tags:
         key = (tag.version, tag.stage)
         if tag.tagger_date is not None:
-            evidence.pop(key, None)
-            starts.append(StageStart(tag.version, tag.stage, tag.tagger_date, f"tag {tag.name} (tagger date)"))
+            actor = _actor(evidence.pop(key, []))
+            starts.append(
+                StageStart(tag.version, tag.stage, tag.tagger_date, f"tag {tag.name} (tagger date)", actor=actor)
+            )
             continue
         seen = _utc(sightings.get(tag.name, now))
         offer(
             tag.version, tag.stage, seen, f"tag {tag.name} (first seen by the custodian)", StartEvidence.FIRST_SIGHTING
         )
     # the earliest of the other evidence; a stage with a release or deployment but no listed tag counts too
-    starts += [min(offered, key=lambda s: s.at) for offered in evidence.values()]
+    # (who released it, when a release says, is kept whichever evidence is the earliest)
+    starts += [replace(min(offered, key=lambda s: s.at), actor=_actor(offered)) for offered in evidence.values()]
     return starts, deployments
 
 
-def list_stage_tags(repo: Repository, parse_tag: TagParser) -> list[StageTag]:
-    """The repository's stage tags, from one paged refs listing and one GET per annotated tag."""
-    tags: list[StageTag] = []
-    for ref in github_items(repo.get_git_matching_refs("tags"), f"tags of {repo.full_name}"):
+def _actor(offered: list[StageStart]) -> str | None:
+    return next((s.actor for s in offered if s.actor), None)
+
+
+def list_stage_tags(
+    repo: Repository, parse_tag: TagParser, cache: GithubCache | None = None, repo_name: str = ""
+) -> list[StageTag]:
+    """The repository's stage tags, from one paged refs listing and one GET per annotated tag not
+    read before (a tag object never changes: with a cache, its commit and tagger date are kept)."""
+    repo_name = repo_name or repo.full_name
+    listed: list[tuple[str, tuple[str, str], str, str]] = []  # name, (version, stage), target sha, type
+    for ref in github_items(repo.get_git_matching_refs("tags"), f"tags of {repo_name}"):
         name = ref.ref.removeprefix(_TAG_REF_PREFIX)
         parsed = parse_tag(name) if ref.ref.startswith(_TAG_REF_PREFIX) else None
-        if parsed is None:
-            continue
-        target = ref.object
-        commit_sha, tagger_date = target.sha, None
-        if target.type == "tag":
-            commit_sha, tagger_date = _peel(repo, repo.get_git_tag(target.sha))
-        tags.append(StageTag(name, parsed[0], parsed[1], commit_sha, tagger_date))
+        if parsed is not None:
+            listed.append((name, parsed, ref.object.sha, ref.object.type))
+    objects = [f"{repo_name}|{sha}" for _, _, sha, kind in listed if kind == "tag"]
+    known = cache.facts(TAG_OBJECT, objects) if cache is not None and objects else {}
+    new: dict[str, dict[str, str | None]] = {}
+    tags: list[StageTag] = []
+    for name, (version, stage), sha, kind in listed:
+        commit_sha, tagger_date = sha, None
+        key = f"{repo_name}|{sha}"
+        if kind == "tag" and key in known:
+            commit_sha = str(known[key]["commit_sha"])
+            tagger_date = _parse(known[key]["tagger_date"]) if known[key]["tagger_date"] else None
+        elif kind == "tag":
+            commit_sha, tagger_date = _peel(repo, repo.get_git_tag(sha))
+            new[key] = {"commit_sha": commit_sha, "tagger_date": tagger_date.isoformat() if tagger_date else None}
+        tags.append(StageTag(name, version, stage, commit_sha, tagger_date))
+    if cache is not None:
+        cache.record(TAG_OBJECT, new)
     return tags
+
+
+def _parse(text: str) -> datetime:
+    return _utc(datetime.fromisoformat(text))
+
+
+def environment_of(deployment: Deployment) -> str:
+    return deployment.environment or ""
 
 
 def _peel(repo: Repository, tag: GitTag) -> tuple[str, datetime | None]:
