@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from custodian.engine.gate import Gate, GateContext, NoticeIndex
-from custodian.engine.holds import HoldIndex, Target
+from custodian.engine.gate import Gate, NoticeIndex
+from custodian.engine.holds import Target
 from custodian.engine.plan import Limits, Plan, make_plan
 from custodian.model import Finding, Hold, Inventory, Scope, Verdict
-from custodian.rules.leftovers import completed_versions
 from custodian.rules.reaping import ReapSettings
+from custodian.run.wiring import gate_over
 
 REAP = ReapSettings(
     mark_tag="custodian-reap",
@@ -50,29 +50,7 @@ def gate_for(
         scopes = {t.scope for t in targets_of(inventory).values() if t.scope is not None}
     else:
         scopes = set(allowed)
-    known = inventory.timeline.versions()
-    return Gate(
-        GateContext(
-            now=now,
-            allowed=frozenset(scopes),
-            incomplete_units=inventory.incomplete_units(),
-            timeline_complete=inventory.timeline_complete,
-            holds=HoldIndex.build(
-                holds,
-                now,
-                hold_tag=settings.hold_tag,
-                version_tag_key=settings.version_tag_key,
-                stage_tag_key=settings.stage_tag_key,
-                known_versions=known,
-            ),
-            completed_versions=completed_versions(inventory.timeline, settings, now),
-            production_stage=settings.production_stage,
-            version_tag_key=settings.version_tag_key,
-            stage_tag_key=settings.stage_tag_key,
-            known_versions=known,
-            notices=notices,
-        )
-    )
+    return gate_over(inventory, holds, now, frozenset(scopes), settings, settings.hold_tag, notices)
 
 
 def plan_for(

@@ -27,11 +27,12 @@ from custodian.model import (
     Finding,
     Hold,
     Inventory,
+    Scope,
     Status,
 )
 from custodian.rules.leftovers import completed_versions
 from custodian.rules.lifecycle import LifecycleSettings, evaluate_accounts
-from custodian.rules.reaping import MarkState, read_mark
+from custodian.rules.reaping import MarkState, ReapSettings, read_mark
 from custodian.run.context import Providers, allowed_scopes
 from custodian.run.reaper import ReaperCollection, reap_settings
 
@@ -90,17 +91,31 @@ def build_gate(
     config: Config, inventory: Inventory, holds: list[Hold], now: datetime, notices: NoticeIndex | None = None
 ) -> Gate:
     settings = reap_settings(config)
+    hold_tag = settings.hold_tag if config.reaper else None
+    return gate_over(inventory, holds, now, allowed_scopes(config), settings, hold_tag, notices)
+
+
+def gate_over(
+    inventory: Inventory,
+    holds: Sequence[Hold],
+    now: datetime,
+    allowed: frozenset[Scope],
+    settings: ReapSettings,
+    hold_tag: str | None,
+    notices: NoticeIndex | None = None,
+) -> Gate:
+    """The gate of one run over its inventory (the tests build theirs with it too)."""
     known = inventory.timeline.versions()
     return Gate(
         GateContext(
             now=now,
-            allowed=allowed_scopes(config),
+            allowed=allowed,
             incomplete_units=inventory.incomplete_units(),
             timeline_complete=inventory.timeline_complete,
             holds=HoldIndex.build(
                 holds,
                 now,
-                hold_tag=settings.hold_tag if config.reaper else None,
+                hold_tag=hold_tag,
                 version_tag_key=settings.version_tag_key,
                 stage_tag_key=settings.stage_tag_key,
                 known_versions=known,
