@@ -243,7 +243,8 @@ def _run(ctx: RunContext) -> RunOutcome:
         gate = build_gate(config, inventory, holds, now, notice_index(config, ctx.ledger))
         limits = Limits(config.enforce.max_actions_per_run, config.enforce.max_actions_percent)
         populations = populations_of(inventory, reaper)
-        planned = make_plan(verdicts, targets_of(inventory), gate, limits, populations, enforce=enforce, now=now)
+        targets = targets_of(inventory)
+        planned = make_plan(verdicts, targets, gate, limits, populations, enforce=enforce, now=now)
         findings = list(planned.findings)
         if enforce:
             plan = planned
@@ -256,7 +257,7 @@ def _run(ctx: RunContext) -> RunOutcome:
                 planned,
                 records,
                 findings,
-                targets_of(inventory),
+                targets,
                 now,
                 applied=info.applied,
                 timeline=inventory.timeline,

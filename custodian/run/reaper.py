@@ -6,7 +6,6 @@ What is collected is typed (`collect.arm`, `collect.blobs`); the rules are pure 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -224,9 +223,3 @@ def reaper_verdicts(
     merged = one_per_target(verdicts)
     judged = {v.target for v in merged if v.target}
     return merged + stale_marks(collection.resources, judged, timeline, settings)
-
-
-def targets_of(resources: Sequence[AzureResource], blobs: Sequence[Blob]) -> dict[str, AzureResource | Blob]:
-    out: dict[str, AzureResource | Blob] = {r.key: r for r in resources}
-    out.update({b.key: b for b in blobs})
-    return out
