@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo sandbox test test-offline lint unit clean
+.PHONY: setup demo sandbox test test-offline lint unit reliability clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -37,6 +37,21 @@ lint: setup
 ## unit: the test-suite, one worker per core (a test file stays on one worker: its emulators are shared)
 unit: setup
 	$(BIN)/pytest -n auto --dist loadfile
+
+## reliability: the reliability tests with the long counts, then RELIABILITY.md rendered from what they measured
+## (faults, crash trials, concurrent runs, property examples, the bad-input corpus, mutating requests per target)
+RELIABILITY_TESTS := tests/test_bad_input_corpus.py tests/test_cli_bad_input.py tests/config tests/sandbox/test_faults.py \
+	tests/reaper/test_crash_kill.py tests/reaper/test_concurrent_apply.py tests/reaper/test_lost_answers.py \
+	tests/reaper/test_dead_endpoint.py tests/reaper/test_arm_failures.py tests/integration/test_paging_loops.py \
+	tests/integration/test_enforce_safety.py tests/engine
+RELIABILITY_COUNTS ?= RC_CRASH_TRIALS=20 RC_CONCURRENT_TRIALS=5 RC_PROPERTY_EXAMPLES=2000
+RELIABILITY_WORKERS ?= auto
+reliability: setup
+	rm -rf .reliability && mkdir -p .reliability
+	env $(RELIABILITY_COUNTS) RC_RELIABILITY_DIR=$(CURDIR)/.reliability PYTHONPATH=$(CURDIR) \
+	  $(BIN)/pytest -p no:cacheprovider -p tests.reliability -n $(RELIABILITY_WORKERS) --dist loadfile $(RELIABILITY_TESTS); \
+	  status=$$?; $(BIN)/python -m tests.reliability_md .reliability --counts "$(RELIABILITY_COUNTS)" > RELIABILITY.md \
+	  && echo "RELIABILITY.md written (pytest exit $$status)"; exit $$status
 
 ## test-offline: the test-suite in a network namespace with only loopback (root; proves no network is used)
 test-offline: setup

@@ -216,7 +216,13 @@ def run(config: Config, bodies: Mapping[JobKind, JobBody] | None = None) -> int:
         if hooks is not None:  # deliveries recorded by any replica, run by the leader (custodian.service.events)
             receiver = WebhookReceiver(config, ledger, utcnow, hooks.secret.resolve().encode(), hooks.max_body)
             events = EventRunner(
-                config, ledger, keeper, clock=utcnow, stopping=service.stopping, poll_every=hooks.poll_every
+                config,
+                ledger,
+                keeper,
+                clock=utcnow,
+                stopping=service.stopping,
+                poll_every=hooks.poll_every,
+                metrics=metrics,
             )
         if config.service.health.port is not None:
             health = HealthServer(

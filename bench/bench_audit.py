@@ -8,12 +8,14 @@ stage and an ACR token per stage in two registries, then, per size:
    `per_page=30` (`baseline`, PyGithub's default), everything else equal: wall time, API calls by
    provider, calls per account, peak Python memory (tracemalloc), and the ratios baseline/ours;
 2. steady state (issue 12): the audit twice on the same ledger (`first` run, then `steady` state),
-   with the GitHub caches (`cached`: facts read once, conditional requests) and without them
-   (`uncached`: `RunTuning(github_cache=False)`, the behaviour before the caches): GitHub calls, the
-   rate-limit cost (requests the emulator counted: a 304 is free), the 304s, and the ratios
-   uncached/cached.
+   with the timeline through GraphQL (`graphql`, the default: `github.api`) or REST (`rest`), with
+   the GitHub caches (facts read once, conditional requests) and, over REST, without them
+   (`rest-nocache`: `RunTuning(github_cache=False)`, the behaviour before the caches): GitHub calls,
+   the rate-limit cost as the emulator counted it (`core`: REST requests, a 304 being free;
+   `gql pts`: GraphQL points, a budget of its own), the 304s, and the ratios to `graphql`.
 
-Run: `.venv/bin/python bench/bench_audit.py [N ...]` (default 50 200).
+Run: `.venv/bin/python bench/bench_audit.py [--graphql|--rest] [N ...]` (default 50 200; `--graphql`
+or `--rest` runs the steady-state rows of that API only).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def seed(arm_store: Any, github_store: Any, versions: int, now: datetime) -> Non
                     )
 
 
-def config_for(arm_url: str, ca: Path, github_url: str, per_page: int, tmp: Path) -> Config:
+def config_for(arm_url: str, ca: Path, github_url: str, per_page: int, tmp: Path, api: str = "graphql") -> Config:
     registries = "\n".join(
         f"    - {{stage: {stage}, kind: {'secure' if 'secure' in name else 'standard'}, subscription: {SUB},"
         f" resource_group: {RG}, name: {name}}}"
@@ -84,7 +86,7 @@ def config_for(arm_url: str, ca: Path, github_url: str, per_page: int, tmp: Path
     )
     text = f"""
 github: {{mode: enterprise-server, base_url: "{github_url}/api/v3", org: acme, release_repos: [acme/product],
-          token: {{env: BENCH_TOKEN}}, per_page: {per_page}}}
+          token: {{env: BENCH_TOKEN}}, per_page: {per_page}, api: {api}}}
 azure:
   arm_endpoint: "{arm_url}"
   ca_bundle: "{ca}"
@@ -123,20 +125,25 @@ def measure(config: Config, clock: SandboxClock, tmp: Path, tuning: RunTuning | 
 def steady_state(
     config: Config, clock: SandboxClock, tmp: Path, github: Any, server: Any, cached: bool
 ) -> list[dict[str, float]]:
-    """The audit twice on one ledger; the emulator's request log gives the rate-limit cost of each."""
+    """The audit twice on one ledger; the emulator's request log and counters give the rate-limit cost of each."""
     out = []
     for _ in ("first", "steady"):
         github.reset()  # a fresh rate-limit window per run: the runs of one invocation exceed one hour's 5,000
         server.clear_log()
         result = measure(config, clock, tmp, RunTuning(github_cache=cached))
-        log = server.requests
-        result["emulator_cost"] = sum(1 for r in log if r.status != 304)
+        log = [r for r in server.requests if not r.path.endswith("/graphql")]
+        result["emulator_cost"] = sum(1 for r in log if r.status != 304)  # core: REST requests counted
         result["emulator_304"] = sum(1 for r in log if r.status == 304)
+        result["graphql_points"] = github.graphql_rate()["used"]
+        result["graphql_queries"] = sum(1 for r in server.requests if r.path.endswith("/graphql"))
         out.append(result)
     return out
 
 
-def main(sizes: list[int]) -> None:
+STEADY = {"graphql": ("graphql", True), "rest": ("rest", True), "rest-nocache": ("rest", False)}
+
+
+def main(sizes: list[int], variants: tuple[str, ...] = tuple(STEADY)) -> None:
     import os
 
     os.environ["BENCH_TOKEN"] = "bench-token"
@@ -159,10 +166,11 @@ def main(sizes: list[int]) -> None:
                     github.reset()
                     results[label] = measure(config, clock, run_dir)
                 runs = {}
-                for label, cached in (("cached", True), ("uncached", False)):
+                for label in variants:
+                    api, cached = STEADY[label]
                     run_dir = tmp / f"steady-{label}"
                     run_dir.mkdir()
-                    config = config_for(arm_server.url, tls.ca_bundle_path, github_server.url, 100, run_dir)
+                    config = config_for(arm_server.url, tls.ca_bundle_path, github_server.url, 100, run_dir, api)
                     runs[label] = steady_state(config, clock, run_dir, github, github_server, cached)
             finally:
                 arm_server.stop()
@@ -188,27 +196,37 @@ def main(sizes: list[int]) -> None:
             f" {base['peak_mib'] / max(ours['peak_mib'], 1e-9):>8.2f}   (baseline / ours)"
         )
     print()
-    print("steady state: the audit twice on one ledger (rl cost: requests counted against GitHub's limit)")
-    columns = ("versions", "accounts", "caches", "run", "seconds", "gh calls", "rl cost", "304s")
-    print(" ".join(f"{c:>8}" for c in columns))
+    print("steady state: the audit twice on one ledger (core: REST requests counted against GitHub's limit,")
+    print("a 304 being free; gql pts: GraphQL points, a budget of its own; cost: core + gql pts)")
+    columns = ("versions", "accounts", "api", "run", "seconds", "gh calls", "core", "gql pts", "cost", "304s")
+    print(" ".join(f"{c:>12}" if c == "api" else f"{c:>8}" for c in columns))
     for size, runs in steady:
-        for label in ("cached", "uncached"):
+        for label in runs:
             for name, r in zip(("first", "steady"), runs[label], strict=True):
+                cost = r["emulator_cost"] + r["graphql_points"]
                 print(
-                    f"{size:>8} {int(r['accounts']):>8} {label:>8} {name:>8} {r['seconds']:>8.2f}"
-                    f" {int(r['github_calls']):>8} {int(r['emulator_cost']):>8} {int(r['emulator_304']):>8}"
+                    f"{size:>8} {int(r['accounts']):>8} {label:>12} {name:>8} {r['seconds']:>8.2f}"
+                    f" {int(r['github_calls']):>8} {int(r['emulator_cost']):>8} {int(r['graphql_points']):>8}"
+                    f" {int(cost):>8} {int(r['emulator_304']):>8}"
                 )
-        for index, name in enumerate(("first", "steady")):
-            ours, base = runs["cached"][index], runs["uncached"][index]
-            print(
-                f"{'':>8} {'':>8} {'ratio':>8} {name:>8} {base['seconds'] / ours['seconds']:>8.2f}"
-                f" {base['github_calls'] / max(ours['github_calls'], 1):>8.2f}"
-                f" {base['emulator_cost'] / max(ours['emulator_cost'], 1):>8.2f} {'':>8}   (uncached / cached)"
-            )
+        if "graphql" not in runs:
+            continue
+        for label in (other for other in runs if other != "graphql"):
+            for index, name in enumerate(("first", "steady")):
+                ours, base = runs["graphql"][index], runs[label][index]
+                ours_cost = ours["emulator_cost"] + ours["graphql_points"]
+                base_cost = base["emulator_cost"] + base["graphql_points"]
+                print(
+                    f"{'':>8} {'':>8} {label + '/gql':>12} {name:>8} {base['seconds'] / ours['seconds']:>8.2f}"
+                    f" {base['github_calls'] / max(ours['github_calls'], 1):>8.2f} {'':>8} {'':>8}"
+                    f" {base_cost / max(ours_cost, 1):>8.2f}"
+                )
 
 
 if __name__ == "__main__":
     if any(a in ("-h", "--help") for a in sys.argv[1:]):
         print(__doc__)
         sys.exit(0)
-    main([int(a) for a in sys.argv[1:]] or [50, 200])
+    arguments = sys.argv[1:]
+    chosen = tuple(v for v, flag in (("graphql", "--graphql"), ("rest", "--rest")) if flag in arguments)
+    main([int(a) for a in arguments if not a.startswith("--")] or [50, 200], chosen or tuple(STEADY))

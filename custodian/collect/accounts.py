@@ -2,7 +2,9 @@
 
 Each unit (the timeline, the GitHub org, each registry) is collected on its own; a failure or a
 throttled-out unit becomes a `CollectionError` for that unit (an ERROR finding that blocks every
-action in it) and the others carry on. Paging is always followed by the providers.
+action in it) and the others carry on. Paging is always followed by the providers. With a
+`Completeness` (a run with a ledger), the listings of users or members, tokens and tags are checked
+against their last complete size: a shrink is read twice and must agree (`completeness`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from custodian.collect.completeness import Completeness
 from custodian.model import (
     TIMELINE_UNIT,
     CollectionError,
@@ -26,6 +29,7 @@ from custodian.providers.azure.acr import AcrTokens
 from custodian.providers.github.accounts import GithubAccountReader, org_scope
 from custodian.providers.github.client import GithubSession
 from custodian.providers.github.timeline import collect_timeline
+from custodian.providers.paging import ListingCheck, unchecked
 from custodian.rules.naming import AccountNamer
 
 
@@ -43,6 +47,10 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
+def _resource_id(account: ServiceAccount) -> str:
+    return (account.resource_id or account.provider_name).lower()
+
+
 def collect_inventory(
     sources: InventorySources,
     namer: AccountNamer,
@@ -51,12 +59,14 @@ def collect_inventory(
     *,
     accounts_too: bool = True,
     first_sightings: Callable[[str, Sequence[str]], Mapping[str, datetime]] | None = None,
+    completeness: Completeness | None = None,
 ) -> Inventory:
     """The release timeline, and (unless `accounts_too` is False) every service account.
 
     `first_sightings(repo, stage_tag_names)` is called once per repository and returns when the
     custodian first saw each tag (the ledger records the new ones): the start of a stage whose tag
     is lightweight. Without it (read-only commands), such a tag counts as first seen `now`.
+    `completeness` checks each listing against its last complete size (None: read once, believed).
     """
     progress = progress or NullProgress()
     progress.begin("collecting", len(sources.release_repos) + (1 + len(sources.registries) if accounts_too else 0))
@@ -73,10 +83,19 @@ def collect_inventory(
             return lambda tags: dict.fromkeys(tags, now)
         return lambda tags: first_sightings(repo, tags)
 
+    def check_of(provider: Provider, scope: str) -> ListingCheck:
+        return completeness.for_scope(provider.value, scope) if completeness is not None else unchecked
+
     for repo in sources.release_repos:
         try:
             repo_starts, repo_deployments = collect_timeline(
-                sources.github, repo, sources.production_environment, parse_tag, sightings_of(repo), now
+                sources.github,
+                repo,
+                sources.production_environment,
+                parse_tag,
+                sightings_of(repo),
+                now,
+                check_of(Provider.GITHUB, repo),
             )
         except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding that blocks all actions
             errors.append(CollectionError(Provider.GITHUB, TIMELINE_UNIT, f"{repo}: {_describe(exc)}"))
@@ -91,14 +110,16 @@ def collect_inventory(
     scope = org_scope(sources.github.settings.org)
     try:
         reader = GithubAccountReader(sources.github, sources.github_mode)
-        accounts += reader.collect(namer.looks_like_service_account)
+        accounts += reader.collect(namer.looks_like_service_account, check_of(Provider.GITHUB, scope))
     except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding for this scope
         errors.append(CollectionError(Provider.GITHUB, scope, _describe(exc)))
     progress.advance(f"accounts {scope}")
 
     for registry in sources.registries:
         try:
-            tokens = registry.list_accounts()
+            tokens = check_of(Provider.AZURE, registry.scope)(
+                "acr-tokens", f"tokens of registry {registry.registry}", registry.list_accounts, _resource_id
+            )
         except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding for this scope
             errors.append(CollectionError(Provider.AZURE, registry.scope, _describe(exc)))
         else:

@@ -1,32 +1,40 @@
 """The Azure-resource inventory of each subscription, through Cloud Custodian, typed and cross-checked.
 
-Per subscription, ONE read-only c7n dry run of every policy (inventory and select policies, with
-c7n's in-memory cache so every select policy judges the very listing the inventory recorded),
-at the run's evaluation time. Then:
+ONE c7n child process for all subscriptions (`C7nBatch`, see `custodian.collect.c7n.batch`), which
+runs per subscription one read-only dry run of every policy (inventory, power and select policies,
+with c7n's in-memory cache, emptied between subscriptions, so every select policy judges the very
+listing the inventory recorded), at the run's evaluation time. As each subscription's job ends (and
+before the next one's token is minted), that subscription is read back:
 
+- the VMs' power state comes from the power policy's listing (`statusOnly=true`: ARM's status view
+  of every VM, no per-VM instance-view GET) and is joined to the VM inventory by id; a VM in one
+  listing and not the other makes the inventory partial;
 - the inventory policies' JSON is typed (`arm_json.parse_resource`); a malformed document is a problem;
 - a select policy may only select what the inventory of its kind holds;
 - the inventory must equal the reaper's own generic ARM listing, kind by kind (a page cut short, a
   listing that failed: a partial inventory).
 
 Any problem makes the subscription's unit incomplete (a `CollectionError`): the engine then refuses
-every action in it. What was seen is still reported.
+every action in it; another subscription's problems never touch it. What was seen is still reported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from custodian.collect.c7n.policies import PolicySet
 from custodian.collect.c7n.runner import PolicyRunResult
-from custodian.model import AzureResource, CollectionError, Provider, Scope
+from custodian.model import AzureResource, CollectionError, Provider, ResourceKind, Scope
 from custodian.progress import Progress
 from custodian.providers.azure.arm import ArmResources
 from custodian.providers.azure.arm_json import MalformedResource, parse_resource
 
-C7nRun = Callable[[Path, Path, str], PolicyRunResult]  # (policy file, output dir, subscription) -> result
+C7nOutcome = PolicyRunResult | Exception  # a subscription's c7n result, or why its run could not start
+# (policy file, [(subscription, output dir)], called with each outcome as it ends) -> every outcome
+C7nBatch = Callable[[Path, Sequence[tuple[str, Path]], Callable[[str, C7nOutcome], None]], Mapping[str, C7nOutcome]]
 
 
 @dataclass
@@ -52,17 +60,64 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
+def _key(doc: Mapping[str, Any]) -> str:
+    return str(doc.get("id", "")).strip().rstrip("/").lower()
+
+
+def _power(result: PolicyRunResult, policy_set: PolicySet, problems: list[str]) -> dict[str, Any] | None:
+    """VM id (lower case) -> its `properties.instanceView` from the power listing; None without a power policy."""
+    policies = policy_set.with_role("power")
+    if not policies:
+        return None
+    output = _output(result, policies[0].name)
+    if output is None:
+        problems.append(f"power policy {policies[0].name} produced no listing")
+        return {}
+    views: dict[str, Any] = {}
+    for doc in output:
+        properties = doc.get("properties")
+        view = properties.get("instanceView") if isinstance(properties, dict) else None
+        if not _key(doc) or not isinstance(view, dict) or not isinstance(view.get("statuses"), list):
+            problems.append(f"power policy {policies[0].name} listed {_key(doc) or doc!r} without its statuses")
+            continue
+        views[_key(doc)] = view
+    return views
+
+
+def _with_power(doc: dict[str, Any], views: Mapping[str, Any]) -> dict[str, Any]:
+    """The VM document with its instance view from the power listing (the model list carries none)."""
+    properties = doc.get("properties")
+    if _key(doc) not in views or not isinstance(properties, dict):
+        return doc
+    return {**doc, "properties": {**properties, "instanceView": properties.get("instanceView") or views[_key(doc)]}}
+
+
+def _power_agrees(views: Mapping[str, Any], vms: list[dict[str, Any]]) -> list[str]:
+    """Every VM of the model listing has a power state and every power state a VM (else: partial)."""
+    listed = {_key(d) for d in vms}
+    if listed == set(views):
+        return []
+    return [
+        f"the VM listings disagree (partial inventory): {len(listed)} VMs in the model listing, {len(views)} in the "
+        f"power-state listing; without a power state: {_names(listed - set(views))}; "
+        f"without a model: {_names(set(views) - listed)}"
+    ]
+
+
 def _subscription(
-    subscription: str, policy_set: PolicySet, run_c7n: C7nRun, reader: ArmResources, out: Path, into: ArmInventory
+    subscription: str, policy_set: PolicySet, result: PolicyRunResult, reader: ArmResources, into: ArmInventory
 ) -> list[str]:
-    result = run_c7n(policy_set.file, out, subscription)
     problems = list(result.problems)
+    views = _power(result, policy_set, problems)
     typed: dict[str, AzureResource] = {}
     for policy in policy_set.with_role("inventory"):
         output = _output(result, policy.name)
         if output is None:
             problems.append(f"inventory policy {policy.name} produced no listing")
             continue
+        if policy.kind is ResourceKind.VIRTUAL_MACHINE and views is not None:
+            output = [_with_power(doc, views) for doc in output]
+            problems += _power_agrees(views, output)
         for doc in output:
             try:
                 resource = parse_resource(doc)
@@ -125,21 +180,37 @@ def _cross_check(reader: ArmResources, subscription: str, typed: dict[str, Azure
 def collect_arm(
     subscriptions: Sequence[str],
     policy_set: PolicySet,
-    run_c7n: C7nRun,
+    run_c7n: C7nBatch,
     reader: ArmResources,
     work_dir: Path,
     progress: Progress,
 ) -> ArmInventory:
     inventory = ArmInventory()
     progress.begin("Azure resources (Cloud Custodian)", len(subscriptions))
-    for subscription in subscriptions:
+    done: set[str] = set()
+
+    def finish(subscription: str, result: C7nOutcome | None) -> None:
+        done.add(subscription)
         scope = Scope.subscription(subscription)
         try:
-            problems = _subscription(subscription, policy_set, run_c7n, reader, work_dir / subscription, inventory)
+            if result is None:
+                problems = ["the inventory failed: c7n returned no result for this subscription"]
+            elif isinstance(result, Exception):
+                problems = [f"the inventory failed: {_describe(result)}"]
+            else:
+                problems = _subscription(subscription, policy_set, result, reader, inventory)
         except Exception as exc:  # noqa: BLE001 - fail closed: the subscription is incomplete
             problems = [f"the inventory failed: {_describe(exc)}"]
         for problem in problems:
             inventory.errors.append(CollectionError(Provider.AZURE, scope.key, problem, scope))
         state = "complete" if not problems else "INCOMPLETE"
         progress.advance(f"subscription {subscription}: {inventory.populations.get(scope.key, 0)} resources, {state}")
+
+    try:  # each subscription is typed and cross-checked as soon as its c7n job ends (the next waits)
+        results: Mapping[str, C7nOutcome] = run_c7n(policy_set.file, [(s, work_dir / s) for s in subscriptions], finish)
+    except Exception as exc:  # noqa: BLE001 - fail closed: every subscription not finished is incomplete
+        results = dict.fromkeys(subscriptions, exc)
+    for subscription in subscriptions:
+        if subscription not in done:
+            finish(subscription, results.get(subscription))
     return inventory

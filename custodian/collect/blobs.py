@@ -1,5 +1,8 @@
 """The blob inventory of each configured storage account: every container listed with index tags.
 
+One pass per container: `list_blobs(include=["tags"])` at the service's maximum page size (5,000),
+each blob judged on the tags it was listed with (`is_candidate`); no server-side tag query and no
+work per version, so the cost is ceil(blobs / 5,000) calls per container whatever the timeline.
 Listings are streamed page by page; only the blobs a reaping rule could select are kept (the
 `is_candidate` predicate the run passes in), so memory stays flat whatever the size of a container;
 every listed blob counts in its scope's population (the percentage cap's denominator). A storage

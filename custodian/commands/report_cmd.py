@@ -87,6 +87,7 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
     table.add_column("run", no_wrap=True)
     table.add_column("started", no_wrap=True)
     table.add_column("mode", overflow="fold")
+    table.add_column("trigger", overflow="fold")  # event:<delivery>, schedule:<job>, manual
     table.add_column("outcome", no_wrap=True)
     table.add_column("findings", overflow="fold")
     for run in runs:
@@ -97,7 +98,10 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
         counts = " ".join(
             f"{k} {run.counts[k]}" for k in ("FAIL", "FIXED", "ERROR", "WARN", "HELD") if run.counts.get(k)
         )
-        table.add_row(info.run_id, f"{info.started_at:%m-%d %H:%M}Z", mode, run.outcome or "(unfinished)", counts)
+        trigger = info.trigger or "manual"
+        table.add_row(
+            info.run_id, f"{info.started_at:%m-%d %H:%M}Z", mode, trigger, run.outcome or "(unfinished)", counts
+        )
     console.print(table if runs else "no runs yet")
     return ExitCode.OK
 

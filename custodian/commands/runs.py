@@ -19,8 +19,10 @@ from custodian.commands.common import (
 )
 from custodian.commands.report_options import add_report_options, with_report_options
 from custodian.commands.terminal import print_result
-from custodian.config import Config
+from custodian.config import Config, parse_duration
+from custodian.errors import BadInputError
 from custodian.model import RunMode
+from custodian.providers.github.budget import budget_lines
 from custodian.reports import render_json
 from custodian.run import ACCOUNTS, REAPER, RunOutcome, RunRequest, run_lifecycle
 
@@ -77,15 +79,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "  release-custodian enforce                    # the plan: each action, its target, rule and cost\n"
             "  release-custodian enforce --apply            # act; prints what became of each action\n"
             "  release-custodian enforce --only accounts --apply\n"
-            "  release-custodian enforce --apply --wait     # another applied run holds the ledger: wait for it"
+            "  release-custodian enforce --apply --wait     # another applied run holds the ledger: wait for it\n"
+            "  release-custodian enforce --apply --wait 10m # ... for at most 10 minutes"
         ),
     )
     enforce.add_argument("--apply", action="store_true", help="take the planned actions")
     enforce.add_argument(
         "--wait",
-        action="store_true",
-        help="with --apply: when another applied run holds the ledger's apply lock, wait for it "
-        "(default: refuse at once, exit 1, naming it)",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="TIMEOUT",
+        help="with --apply: when another applied run holds the ledger's apply lock, wait for it: as long as "
+        "it lives (its heartbeat renews the lock), or at most TIMEOUT (e.g. 10m; then refused, exit 1). "
+        "A holder killed on this host is replaced at once, elsewhere once its lock expires (ledger.lock_ttl). "
+        "Default: refuse at once, exit 1, naming it",
     )
     enforce.add_argument(*ONLY_ARGS, **ONLY_KWARGS)
     add_output_options(enforce)
@@ -99,9 +107,25 @@ def cmd_audit(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_enforce(args: argparse.Namespace, console: Console) -> int:
+    wait_timeout_s = wait_seconds(args)  # a bad --wait is bad input, found before anything is read
     config = load(args)
-    request = RunRequest(RunMode.ENFORCE, apply=args.apply, parts=parts(args), wait=args.wait)
+    request = RunRequest(
+        RunMode.ENFORCE, apply=args.apply, parts=parts(args), wait=args.wait is not None, wait_timeout_s=wait_timeout_s
+    )
     return _run(args, console, config, request)
+
+
+def wait_seconds(args: argparse.Namespace) -> float | None:
+    """`--wait TIMEOUT` in seconds; None for a bare `--wait` (or none)."""
+    if not args.wait:
+        return None
+    try:
+        seconds = parse_duration(args.wait.strip()).total_seconds()
+    except ValueError as exc:
+        raise BadInputError(f"--wait: {exc} (a duration such as 90s or 10m, or nothing: wait while it lives)") from None
+    if seconds <= 0:
+        raise BadInputError(f"--wait: '{args.wait}' must be a positive duration")
+    return seconds
 
 
 def _run(args: argparse.Namespace, console: Console, config: Config, request: RunRequest) -> int:
@@ -137,5 +161,8 @@ def print_outcome(console: Console, outcome: RunOutcome, *, quiet: bool = False)
     print_result(console, outcome.result, quiet=quiet)
     calls = ", ".join(f"{p} {sum(m.values())}" for p, m in outcome.api_calls.items())
     console.print(f"API calls: {calls or 'none'}", highlight=False)
+    for line in budget_lines(outcome.github_budget):  # GitHub's rate limit: used, left, what the run did about it
+        console.print(escape(line), highlight=False)
     console.print(f"reports: {escape(str(outcome.reports.main))}", highlight=False)
+    console.print(f"reports pruned: {escape(outcome.reports.pruned_summary())}", highlight=False)
     console.print(f"exit code: {int(outcome.exit_code)} ({outcome.exit_code.name.lower().replace('_', ' ')})")

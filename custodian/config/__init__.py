@@ -8,12 +8,14 @@ as `FILE:LINE: key.path: problem`.
 
 - `values`: durations, lists, secret references, the strict base model, `ConfigError`;
 - `models`: the sections (github, azure, naming, lifecycle, holds, enforce, reaper, ledger, reports) and `Config`;
+- `collecting`: the collect section (when a shrunken listing is read a second time);
 - `reporting`: the reports section (directory, formats, finance tag keys, trend, SARIF anchor);
 - `schedule`: the scheduled service's jobs, health endpoint and lease;
 - `yaml_strict`: reading the YAML strictly (UTF-8, no duplicate keys, aliases of bounded size);
 - `loading`: parsing a file (env expansion, path resolution, line numbers).
 """
 
+from custodian.config.collecting import CollectConfig
 from custodian.config.loading import (
     config_schema,
     format_validation_error,
@@ -69,6 +71,7 @@ __all__ = [
     "AzureConfig",
     "AzureCredentialConfig",
     "AzureCredentialKind",
+    "CollectConfig",
     "Config",
     "ConfigError",
     "Duration",

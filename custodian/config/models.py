@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from custodian.config.collecting import CollectConfig
+from custodian.config.ledger_url import ledger_url_problem
 from custodian.config.notifications import NotificationsConfig
 from custodian.config.reporting import ReportsConfig as ReportsConfig  # re-exported (the reports section)
 from custodian.config.schedule import ScheduleConfig, ServiceConfig
@@ -71,6 +73,9 @@ class GithubConfig(Strict):
     )
     app: GithubAppConfig | None = Field(default=None, description="authenticate as a GitHub App (organization mode)")
     per_page: int = Field(default=100, ge=1, le=100)
+    api: Literal["graphql", "rest"] = Field(
+        default="graphql", description="read the release timeline through GraphQL (batched) or REST"
+    )
 
     @model_validator(mode="after")
     def _one_credential(self) -> GithubConfig:
@@ -297,7 +302,23 @@ class ReaperConfig(Strict):
 
 
 class LedgerConfig(Strict):
-    url: str = "sqlite:///.custodian/ledger.sqlite"
+    url: str = Field(
+        default="sqlite:///.custodian/ledger.sqlite",
+        description="sqlite:///PATH (a file it can create) or postgresql+psycopg://USER@HOST/DB",
+    )
+    lock_ttl: PositiveDuration = Field(
+        default=timedelta(seconds=60),
+        description="the apply lock's expiry without a heartbeat (renewed every third of it): a killed "
+        "run on another host blocks the next one for at most this long (on its own host, not at all)",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        problem = ledger_url_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return url
 
 
 class Config(Strict):
@@ -316,6 +337,9 @@ class Config(Strict):
         default=None, description="owners hear before deletions (and deletions wait for it); off when absent"
     )
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    collect: CollectConfig = Field(
+        default_factory=CollectConfig, description="when a shrunken listing is read a second time"
+    )
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     service: ServiceConfig = Field(default_factory=ServiceConfig)

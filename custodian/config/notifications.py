@@ -18,11 +18,10 @@ its owner was notified at least `notify_before` earlier. Absent: no notices, del
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from custodian.config.values import Duration, SecretRef, Strict
+from custodian.config.values import Duration, ExistingDirectory, ExistingFile, SecretRef, Strict, WritableFile
 
 
 class EmailChannel(Strict):
@@ -32,7 +31,9 @@ class EmailChannel(Strict):
     username: str | None = None
     password: SecretRef | None = Field(default=None, description="where the SMTP password lives")
     sender: str = Field(min_length=3, description="the From address")
-    ca_bundle: Path | None = Field(default=None, description="CA bundle for the server's certificate (default: system)")
+    ca_bundle: ExistingFile | None = Field(
+        default=None, description="CA bundle for the server's certificate (default: system); the file must exist"
+    )
     timeout: Duration = Field(default=timedelta(seconds=20), description="per SMTP connection")
 
     @model_validator(mode="after")
@@ -55,7 +56,9 @@ class GithubIssueChannel(Strict):
 
 
 class MailboxChannel(Strict):
-    path: Path = Field(description="an mbox file the notices are appended to (relative to the config file)")
+    path: WritableFile = Field(
+        description="an mbox file the notices are appended to (relative to the config file; it can be created)"
+    )
 
 
 class Channels(Strict):
@@ -98,7 +101,9 @@ class NotificationsConfig(Strict):
     owner_tag_keys: list[str] = Field(default_factory=lambda: ["owner", "created-by"], min_length=1)
     fallback: Fallback
     channels: Channels
-    templates_dir: Path | None = Field(default=None, description="templates overriding the shipped ones")
+    templates_dir: ExistingDirectory | None = Field(
+        default=None, description="templates overriding the shipped ones; the directory must exist"
+    )
     digests: Digests = Field(default_factory=Digests, description="recipients of the `digest` job's digests")
 
     @model_validator(mode="after")

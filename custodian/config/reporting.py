@@ -6,7 +6,10 @@
   the cost tables and cost.csv (the first key present wins; Azure tag keys are case-insensitive);
 - `trend_runs`: how many earlier runs the trend chart of report.html reads from the ledger;
 - `sarif_artifact`: the repository-relative file every SARIF result is anchored to (GitHub code
-  scanning needs a file; the cloud object is the result's logical location).
+  scanning needs a file; the cloud object is the result's logical location);
+- `keep`: report retention, `{runs: 50, max_age: 30d}` by default: after each run that writes
+  reports, run directories beyond the newest `runs` or older than `max_age` are pruned (never the
+  current one; only directories this tool wrote: `custodian.reports.retention`).
 """
 
 from __future__ import annotations
@@ -15,12 +18,33 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from custodian.config.values import Strict
+from custodian.config.values import Span, Strict, WritableDirectory
 from custodian.reports.formats import DEFAULT_FORMATS, REPORT_FORMATS, parse_formats
+from custodian.reports.retention import DEFAULT_KEEP_RUNS, DEFAULT_MAX_AGE, Retention
+
+
+class KeepConfig(Strict):
+    """`reports.keep`: how many run report directories to keep, and for how long (both apply)."""
+
+    runs: int = Field(
+        default=DEFAULT_KEEP_RUNS,
+        ge=1,
+        le=1_000_000,
+        strict=True,
+        description="run report directories kept, newest first (the current run's always is)",
+    )
+    max_age: Span = Field(
+        default=DEFAULT_MAX_AGE, description="run report directories older than this are pruned (e.g. 30d)"
+    )
+
+    def retention(self) -> Retention:
+        return Retention(runs=self.runs, max_age=self.max_age)
 
 
 class ReportsConfig(Strict):
-    directory: Path = Path("reports")
+    directory: WritableDirectory = Field(
+        default=Path("reports"), description="where reports are written: an existing directory, or one it can create"
+    )
     formats: list[str] = Field(
         default_factory=lambda: list(DEFAULT_FORMATS),
         description=f"report formats to write, of {', '.join(REPORT_FORMATS)} (json is always written)",
@@ -36,6 +60,9 @@ class ReportsConfig(Strict):
         default="release-custodian.yaml",
         min_length=1,
         description="repository-relative file SARIF results are anchored to (GitHub code scanning needs one)",
+    )
+    keep: KeepConfig = Field(
+        default_factory=KeepConfig, description="report retention: older run directories pruned after each run"
     )
 
     @field_validator("formats", mode="before")

@@ -121,7 +121,47 @@ def _existing_directory(path: Path) -> Path:
     return path
 
 
+def creatable_problem(path: Path, what: str) -> str | None:
+    """Why `path` cannot be (or become) a `what` ("file" or "directory") the custodian writes: None if it can.
+
+    It exists as that, or it can be created: its nearest existing ancestor is a writable directory.
+    Nothing is created here."""
+    where = "(a relative path is relative to the configuration file's directory)"
+    if path.exists():
+        if what == "directory" and not path.is_dir():
+            return f"not a directory: {path} {where}"
+        if what == "file" and not path.is_file():
+            return f"not a file: {path} {where}"
+        return None if os.access(path, os.W_OK) else f"not writable by this user: {path}"
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor.parent != ancestor:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"cannot create {path}: {ancestor} is not a directory {where}"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"cannot create {path}: {ancestor} is not writable by this user"
+    return None
+
+
+def _creatable_directory(path: Path) -> Path:
+    problem = creatable_problem(path, "directory")
+    if problem:
+        raise ValueError(problem)
+    return path
+
+
+def _creatable_file(path: Path) -> Path:
+    problem = creatable_problem(path, "file")
+    if problem:
+        raise ValueError(problem)
+    return path
+
+
 ExistingFile = Annotated[Path, AfterValidator(_existing_file)]
+#: a file the custodian writes: it exists, or can be created (checked, never created here)
+WritableFile = Annotated[Path, AfterValidator(_creatable_file)]
+#: a directory the custodian writes into: it exists, or can be created (checked, never created here)
+WritableDirectory = Annotated[Path, AfterValidator(_creatable_directory)]
 ExistingDirectory = Annotated[Path, AfterValidator(_existing_directory)]
 
 

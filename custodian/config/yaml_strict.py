@@ -102,7 +102,16 @@ def load_strict(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     Raises ConfigError for a syntax error, a duplicate key, or aliases that expand past
     `MAX_EXPANDED_NODES` nodes (or into themselves).
     """
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # its reader refuses control characters (a NUL byte) at once
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise ConfigError(
+            [
+                f"{source}:{line}: not a YAML text file: character #x{exc.character:04x} at offset {exc.position} "
+                "is not allowed (control characters other than tab and newline)"
+            ]
+        ) from exc
     try:
         return _load(loader, source)
     except RecursionError as exc:  # thousands of nested brackets: PyYAML's composer recurses per level

@@ -8,8 +8,8 @@ together, a change the call completed is confirmed before the next action):
    that far, somebody did it by hand) it is DONE without acting;
 2. ask the gate again on the fresh state (a hold placed since, a mark changed), and the gateway
    what still blocks it (an attachment that is not gone, a dependent the plan did not approve);
-3. call the fence (the scheduler's HA check: a run that lost its lease acts no more), journal the
-   intent with the target's snapshot, act;
+3. call the fence (the apply lock's and the scheduler's lease checks: a run that lost either acts
+   no more), journal the intent with the target's snapshot, act;
 4. poll the operation the provider started until it ends (or `confirm_timeout_s`), then re-read:
    DONE when the re-read shows the change, UNCONFIRMED when it does not, FAILED when the provider
    refused (a failed call is re-read too: a response lost after the change took effect is DONE).
@@ -41,6 +41,18 @@ from custodian.model import Action, ActionOutcome, ActionRecord, AzureResource, 
 
 class ActingRefused(Exception):
     """Raised by a fence: this run may take no further action (the message says why)."""
+
+
+def fence_of(check: Callable[[], str | None], then: Callable[[], None] = lambda: None) -> Callable[[], None]:
+    """A fence from a check (`check()` says why acting must stop, or None), followed by `then`."""
+
+    def fence() -> None:
+        reason = check()
+        if reason is not None:
+            raise ActingRefused(reason)
+        then()
+
+    return fence
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from custodian.model import AzureResource, Blob, Hold, HoldTarget, ServiceAccount, Subject, Tags
 from custodian.rules.lifecycle import iso
-from custodian.rules.release_tags import read_release_tags
+from custodian.rules.release_tags import KnownVersions, read_release_tags
 
 Target = ServiceAccount | AzureResource | Blob
 
@@ -49,7 +49,7 @@ class HoldIndex:
         known_versions: Iterable[str],
     ) -> HoldIndex:
         active = tuple(h for h in holds if h.active_at(now))
-        return cls(active, now, hold_tag, version_tag_key, stage_tag_key, frozenset(known_versions))
+        return cls(active, now, hold_tag, version_tag_key, stage_tag_key, KnownVersions.of(known_versions))
 
     def match(self, target: Target | None, subject: Subject | None) -> HoldMatch | None:
         """The hold protecting `target` (described by `subject`), or None."""

@@ -158,8 +158,9 @@ def make_plan(
     for key, decision in resolved.refused.items():
         refused[key] = (owner[key], allowed[key], decision)
     actions = list(resolved.actions)
-    for action in actions:
-        owner.setdefault(action.key, _owner_of(action, allowed, owner))
+    owner_by_target = _owners_by_target(allowed, owner)
+    for action in actions:  # a detach belongs to the finding of the VM deletion it serves
+        owner.setdefault(action.key, owner_by_target.get(action.target, -1))
 
     aborted = _cap(actions, populations, limits)
     records: list[ActionRecord] = []
@@ -177,12 +178,13 @@ def make_plan(
     return Plan(tuple(actions), tuple(records), tuple(findings), aborted, resolved.notes, waiting)
 
 
-def _owner_of(action: Action, allowed: Mapping[str, Action], owner: Mapping[str, int]) -> int:
-    """A detach belongs to the finding of the VM deletion it serves."""
-    for key, other in allowed.items():
-        if other.target == action.target and key in owner:
-            return owner[key]
-    return -1
+def _owners_by_target(allowed: Mapping[str, Action], owner: Mapping[str, int]) -> dict[str, int]:
+    """Per target, the finding that owns the first allowed action on it (one pass, not one scan per action)."""
+    by_target: dict[str, int] = {}
+    for key, action in allowed.items():
+        if key in owner:
+            by_target.setdefault(action.target, owner[key])
+    return by_target
 
 
 def _cap(actions: Sequence[Action], populations: Mapping[str, int], limits: Limits) -> str | None:

@@ -78,12 +78,16 @@ class HoldEvent:
     at: datetime
 
 
+SUBJECT_NAMES: Final = tuple(f.name for f in dataclasses.fields(Subject))
+SUBJECT_FIELDS: Final = frozenset(SUBJECT_NAMES)
+
+
 def finding_key(finding: Finding) -> str:
     """The stable identity of a finding across runs: its rule and its subject (not its status).
 
     Subject fields that are None are left out, so adding an optional field to `Subject` keeps keys.
     """
-    identity = {name: value for name, value in dataclasses.asdict(finding.subject).items() if value is not None}
+    identity = {name: value for name in SUBJECT_NAMES if (value := getattr(finding.subject, name)) is not None}
     canonical = json.dumps([finding.rule, identity], sort_keys=True, separators=(",", ":"))
     return f"{finding.rule}:{hashlib.sha256(canonical.encode()).hexdigest()[:24]}"
 
@@ -161,10 +165,8 @@ def jsonable(value: object, path: str) -> Any:
 
 
 def subject_json(subject: Subject) -> dict[str, str | None]:
-    return {name: (None if value is None else str(value)) for name, value in dataclasses.asdict(subject).items()}
-
-
-SUBJECT_FIELDS: Final = frozenset(f.name for f in dataclasses.fields(Subject))
+    # plain fields, no `dataclasses.asdict` (it deep-copies each value: the bulk of a large run's insert)
+    return {name: (None if (value := getattr(subject, name)) is None else str(value)) for name in SUBJECT_NAMES}
 
 
 def subject_of_json(data: Mapping[str, Any]) -> Subject:
@@ -207,6 +209,7 @@ def run_record(row: Row[Any]) -> RunRecord:
         config_digest=row.config_digest,
         tool_version=row.tool_version,
         as_of=row.as_of,
+        trigger=row.trigger,
     )
     return RunRecord(info=info, outcome=row.outcome, counts=dict(row.counts or {}), costs=row.costs)
 

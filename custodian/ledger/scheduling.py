@@ -4,11 +4,14 @@ Run ledger: one row per (job id, scheduled slot), unique. Claiming a slot is an 
 one transaction, so a slot runs at most once however many replicas race for it and however often
 the service restarts; missed slots and skipped overlapping runs are rows too, with their status.
 
-Lease: one row per lease name. On PostgreSQL every time in it comes from the database's clock
-(`now()` in SQL): replicas' clocks do not matter. Taking the lease from another holder (after it
-expired) increases `epoch`, the fencing token: whoever acts checks that the epoch it started under is
-still current. On SQLite (one host, one replica: the service holds a lock file) the caller's clock is
-used and a `takeover` is allowed, since the lock proves the previous holder is gone.
+Lease: one row per lease name (`scheduler`: the leader lease; `apply`: the apply lock, see
+`custodian.ledger.locks`, which holds the one keeper of both). On PostgreSQL every time in it comes
+from the database's clock (`now()` in SQL): replicas' clocks do not matter. Taking the lease from
+another holder (after it expired, or from a holder whose process is known to be gone) increases
+`epoch`, the fencing token: whoever acts checks that the epoch it started under is still current. On
+SQLite (a file on one host) the caller's clock is used: the apply lock passes the host's wall clock;
+the scheduler its own clock, and a `takeover` is allowed under its replica lock file, since the lock
+proves the previous holder is gone.
 """
 
 from __future__ import annotations
@@ -245,12 +248,21 @@ class SchedulingLedger(ABC):
     # -- leases ------------------------------------------------------------------------------------
 
     def acquire_lease(
-        self, name: str, holder: str, ttl: timedelta, *, at: datetime, takeover: bool = False
+        self,
+        name: str,
+        holder: str,
+        ttl: timedelta,
+        *,
+        at: datetime,
+        takeover: bool = False,
+        replacing: str | None = None,
     ) -> LeaseState:
         """Take or renew the lease for `ttl`; returns the lease as it then is (held by us or not).
 
         The lease is ours when it is free, expired, or already ours; taking it from another holder
-        increases the epoch. `takeover` (SQLite only, under the replica lock) takes it even unexpired.
+        increases the epoch. `replacing` names a holder known to be dead (its process is gone): the
+        lease is taken from it even unexpired, but only if it still holds it (compare-and-swap).
+        `takeover` (SQLite only, under the replica lock) takes it from anybody, even unexpired.
         On PostgreSQL the database clock decides (`at` is not used); on SQLite `at` is the time.
         """
         if ttl <= timedelta(0):
@@ -266,6 +278,8 @@ class SchedulingLedger(ABC):
             )
             same = t.leases.c.holder == insert.excluded.holder
             ours_or_free = None if takeover and not postgres else same | (t.leases.c.expires_at <= now)
+            if ours_or_free is not None and replacing is not None:
+                ours_or_free = ours_or_free | (t.leases.c.holder == replacing)
             conn.execute(
                 insert.on_conflict_do_update(
                     index_elements=["name"],
@@ -282,6 +296,27 @@ class SchedulingLedger(ABC):
             state = _lease_state(conn, name, at, lock=False)
         assert state is not None  # the upsert made the row exist
         return state
+
+    def renew_lease(self, name: str, holder: str, epoch: int, ttl: timedelta, *, at: datetime) -> LeaseState | None:
+        """Extend the lease by `ttl` only if `holder` still holds it at `epoch`, unexpired (never re-take
+        it); returns the lease as it then is. Database time on PostgreSQL, `at` on SQLite."""
+        with self._write() as conn:
+            postgres = conn.dialect.name == "postgresql"
+            now: ColumnElement[Any] = func.now() if postgres else literal(at, UTCDateTime())
+            expires: ColumnElement[Any] = (
+                func.now() + bindparam("ttl", ttl, type_=Interval()) if postgres else literal(at + ttl, UTCDateTime())
+            )
+            conn.execute(
+                t.leases.update()
+                .where(
+                    t.leases.c.name == name,
+                    t.leases.c.holder == holder,
+                    t.leases.c.epoch == epoch,
+                    t.leases.c.expires_at > now,
+                )
+                .values(renewed_at=now, expires_at=expires)
+            )
+            return _lease_state(conn, name, at, lock=False)
 
     def read_lease(self, name: str, *, at: datetime) -> LeaseState | None:
         """The lease as it is now (database time on PostgreSQL, `at` on SQLite), or None."""

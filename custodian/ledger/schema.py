@@ -8,7 +8,7 @@ The migrations in `migrations/versions/` must produce exactly these tables; a te
 migrated database with this metadata. Add later tables here and in a new migration, never by
 editing an applied one (0001: runs, findings, journal, holds; 0002: job_runs, leases; 0003: the
 journal's `plan` column, tag_sightings; 0004: the runs' `costs` column; 0005: webhook_events; 0006: notices;
-0007: github_facts, github_etags).
+0007: github_facts, github_etags; 0008: the runs' `trigger` column; 0009: listing_sizes).
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ runs = Table(
     Column("outcome", String(32), nullable=True),  # NULL while running (or after a crash)
     Column("counts", JSON(), nullable=True),
     Column("costs", JSON(), nullable=True),  # revision 0004: the run's cost totals (findings.json `costs`)
+    Column("trigger", Text(), nullable=True),  # revision 0008: what started the run (schedule:/event:/manual)
     Index("ix_runs_started_at", "started_at"),
 )
 
@@ -269,4 +270,17 @@ github_etags = Table(  # the last 200 answer of a conditional GET and its ETag: 
     Column("etag", String(256), nullable=False),
     Column("body", JSON(), nullable=False),  # {"data": the JSON answer, "link": its Link header}
     Column("stored_at", UTCDateTime(), nullable=False),
+)
+
+# -- listing sizes (revision 0009) -----------------------------------------------------------------------
+
+listing_sizes = Table(  # each listing's size when last accepted as complete: a shrink is listed twice
+    "listing_sizes",
+    metadata,
+    Column("provider", String(16), primary_key=True),  # azure, github
+    Column("scope", String(512), primary_key=True),  # a registry id, an org scope, a repository
+    Column("kind", String(64), primary_key=True),  # acr-tokens, org-members, users, tags
+    Column("count", Integer(), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
 )

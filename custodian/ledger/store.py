@@ -2,7 +2,8 @@
 
 `Ledger.open(url)` connects (creating a SQLite file's directory) and upgrades the schema with the
 Alembic migrations shipped in this package; every method is one transaction. Times are passed in
-(timezone-aware; stored and returned as UTC): the ledger never reads the clock. Secrets are never
+(timezone-aware; stored and returned as UTC): the ledger never reads the clock, but for the apply
+lock's heartbeat (`custodian.ledger.locks`: real time, whatever clock the run uses). Secrets are never
 stored: journal snapshots go through `redact` first, and nothing else here takes secrets.
 
 Concurrency: several processes may share one PostgreSQL ledger (row locks, `ON CONFLICT` upserts,
@@ -13,10 +14,9 @@ front (`BEGIN IMMEDIATE`, with a busy timeout), so concurrent writers queue inst
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -35,8 +35,10 @@ from custodian.ledger.events import EventsLedger
 from custodian.ledger.facts import FactsLedger
 from custodian.ledger.holds import HoldsLedger
 from custodian.ledger.journal import JournalLedger
-from custodian.ledger.locks import ApplyLock
+from custodian.ledger.listings import ListingsLedger
+from custodian.ledger.locks import DEFAULT_APPLY_TTL, ApplyLock, in_memory
 from custodian.ledger.notices import NoticesLedger
+from custodian.ledger.processes import SessionLock
 from custodian.ledger.rows import (
     HoldEvent,
     HoldEventKind,
@@ -71,7 +73,7 @@ _SQLITE_BUSY_TIMEOUT_S: Final = 30.0
 _HOLD_ID_ATTEMPTS: Final = 16
 
 
-class Ledger(SchedulingLedger, JournalLedger, HoldsLedger, NoticesLedger, EventsLedger, FactsLedger):
+class Ledger(SchedulingLedger, JournalLedger, HoldsLedger, NoticesLedger, EventsLedger, FactsLedger, ListingsLedger):
     """The ledger of one database; open with `Ledger.open(url)`, close with `close()` (or `with`).
 
     The run ledger of scheduled jobs and the leader lease are in `SchedulingLedger`.
@@ -80,13 +82,11 @@ class Ledger(SchedulingLedger, JournalLedger, HoldsLedger, NoticesLedger, Events
     def __init__(self, engine: Engine) -> None:
         """Wrap an engine whose schema is already at head; use `Ledger.open` instead."""
         self._engine = engine
-        self._apply_local = threading.Lock()
 
-    def apply_lock(self, run_id: str) -> ApplyLock:
+    def apply_lock(self, run_id: str, ttl: timedelta = DEFAULT_APPLY_TTL) -> ApplyLock:
         """The lock an applied run holds for its whole length (`acquire` raises `LockHeldError` naming the holder)."""
-        return ApplyLock(
-            self._engine, self._engine.url.render_as_string(hide_password=False), run_id, self._apply_local
-        )
+        session = SessionLock(self._engine) if self._engine.dialect.name == "postgresql" else None
+        return ApplyLock(self, run_id, ttl=ttl, memory=in_memory(self._engine.url), session=session)
 
     # -- the release timeline's evidence ------------------------------------------------------------
 
@@ -161,6 +161,7 @@ class Ledger(SchedulingLedger, JournalLedger, HoldsLedger, NoticesLedger, Events
             "config_digest": checked_text("config_digest", info.config_digest, 128, allow_empty=True),
             "tool_version": checked_text("tool_version", info.tool_version, 64),
             "as_of": aware_or_none("as_of", info.as_of),
+            "trigger": None if info.trigger is None else checked_text("trigger", info.trigger, 512),
             "outcome": None,
             "counts": None,
         }

@@ -76,6 +76,20 @@ class RunInfo:
     trigger: str | None = None  # `schedule:<job>`, `event:<delivery id>`; None: started by a person
     version: str | None = None  # a version-scoped run (an event's hand-off) judged this version only
 
+    @property
+    def trigger_kind(self) -> str:
+        """`event`, `schedule` or `manual` (started by a person, or a trigger of no known kind)."""
+        return trigger_kind(self.trigger)
+
+
+TRIGGER_KINDS = ("event", "schedule", "manual")
+
+
+def trigger_kind(trigger: str | None) -> str:
+    """The kind of a run's trigger: `event:<delivery>` -> event, `schedule:<job>` -> schedule, else manual."""
+    kind = (trigger or "").partition(":")[0]
+    return kind if kind in ("event", "schedule") else "manual"
+
 
 @dataclass(frozen=True)
 class PriceTableInfo:

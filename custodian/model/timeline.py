@@ -59,6 +59,7 @@ class ReleaseTimeline:
     deployments: tuple[DeploymentFact, ...] = ()
     _first_start: dict[tuple[str, str], StageStart] = field(init=False, repr=False, compare=False)
     _first_success: dict[str, DeploymentFact] = field(init=False, repr=False, compare=False)
+    _author: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         first: dict[tuple[str, str], StageStart] = {}
@@ -74,13 +75,18 @@ class ReleaseTimeline:
             known_deployment = success.get(deployment.version)
             if known_deployment is None or at < (known_deployment.first_success_at or at):
                 success[deployment.version] = deployment
+        author: dict[str, tuple[datetime, str]] = {}
+        for start in self.starts:
+            earliest = author.get(start.version)
+            if start.actor and (earliest is None or start.at < earliest[0]):
+                author[start.version] = (start.at, start.actor)
         object.__setattr__(self, "_first_start", first)
         object.__setattr__(self, "_first_success", success)
+        object.__setattr__(self, "_author", {version: actor for version, (_at, actor) in author.items()})
 
     def author(self, version: str) -> str | None:
         """Who released `version`: the actor of its earliest stage start that names one (a release's author)."""
-        named = [s for s in self.starts if s.version == version and s.actor]
-        return min(named, key=lambda s: s.at).actor if named else None
+        return self._author.get(version)
 
     def versions(self) -> frozenset[str]:
         return frozenset(s.version for s in self.starts) | frozenset(d.version for d in self.deployments)

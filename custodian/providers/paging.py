@@ -17,12 +17,18 @@ that into a COLLECT ERROR for the listing's scope, which blocks every action the
 
 Cloud Custodian's child processes page ARM with their own code; their listings are bounded by
 `reaper.c7n_timeout` and checked against the generic listing, not by this module.
+
+A page cut short *without* a next link looks like the end of the list: no guard here can see it.
+A listing that can be read again is handed to a `ListingCheck` (`kind`, a description, a function
+that reads it whole, the identity of an item), which returns the items it accepts as complete or
+raises; `custodian.collect.completeness` compares the listing's size with the last complete one and
+reads a shrunken listing a second time. `unchecked` reads it once (no history: commands that only look).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any, Final, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Final, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from github.GithubObject import GithubObject
@@ -34,6 +40,19 @@ G = TypeVar("G", bound=GithubObject)
 #: far beyond any real listing (10,000 pages of 100 items is a million objects in one scope)
 MAX_PAGES: Final = 10_000
 _NEXT_URL_ATTRIBUTE: Final = "_PaginatedList__nextUrl"
+
+
+class ListingCheck(Protocol):
+    """Read one listing through `read` (whole) and return the items accepted as complete, or raise."""
+
+    def __call__(
+        self, kind: str, what: str, read: Callable[[], Sequence[T]], identity: Callable[[T], str]
+    ) -> list[T]: ...
+
+
+def unchecked(kind: str, what: str, read: Callable[[], Sequence[T]], identity: Callable[[T], str]) -> list[T]:
+    """The `ListingCheck` of a command without history: the listing, read once."""
+    return list(read())
 
 
 class PagingError(RuntimeError):

@@ -159,6 +159,18 @@ def human_utc(moment: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S UTC" if at.second else "%Y-%m-%d %H:%M UTC")
 
 
+def trigger_text(run: RunInfo) -> str:
+    """What started the run, for people: a GitHub event's hand-off, a scheduled job, or a person."""
+    kind = run.trigger_kind
+    detail = (run.trigger or "").partition(":")[2]
+    version = f" of {run.version}" if run.version else ""
+    if kind == "event":
+        return f"GitHub event (delivery {detail}): hand-off{version}"
+    if kind == "schedule":
+        return f"schedule (job {detail})"
+    return "manual" + (f" ({run.trigger})" if run.trigger else "")
+
+
 def subject_label(subject: Subject) -> str:
     """`github/gh v0-0-1-qa-gh-sa`, plus the logical name when it differs from the provider name."""
     label = f"{subject.provider}/{subject.kind} {subject.provider_name}"
@@ -197,6 +209,32 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def stage_chunks(path: Path, chunks: Iterable[str | bytes]) -> Path:
+    """Stream `chunks` (text as UTF-8) to a new owner-only temp file beside `path`, fsynced; returns it.
+
+    `commit_staged` renames it into place; on any error the temp file is removed and the error raised.
+    """
+    make_private_dirs(path.parent)
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = open_private(temp, os.O_WRONLY | os.O_EXCL)
+    try:
+        with os.fdopen(fd, "wb", buffering=1 << 16) as handle:
+            for chunk in chunks:
+                handle.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp
+
+
+def commit_staged(temp: Path, path: Path) -> None:
+    """Rename a `stage_chunks` temp file onto `path` atomically (readers see the old file or the new one)."""
+    os.replace(temp, path)
+    _fsync_directory(path.parent)
 
 
 def _fsync_directory(directory: Path) -> None:

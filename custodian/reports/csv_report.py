@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+from collections.abc import Iterator
 
 from custodian.model import Finding, RunResult
 
@@ -63,11 +65,18 @@ def finding_row(finding: Finding) -> list[str]:
     return [guard_cell(cell) for cell in cells]
 
 
-def render_csv(result: RunResult) -> str:
-    """`findings.csv` as text (header plus one row per finding)."""
+def stream_csv(result: RunResult) -> Iterator[str]:
+    """`findings.csv` a row at a time (header first)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for finding in sorted_findings(result):
-        writer.writerow(finding_row(finding))
-    return buffer.getvalue()
+    rows = (finding_row(finding) for finding in sorted_findings(result))
+    for row in itertools.chain([CSV_COLUMNS], rows):
+        writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+def render_csv(result: RunResult) -> str:
+    """`findings.csv` as text (header plus one row per finding)."""
+    return "".join(stream_csv(result))

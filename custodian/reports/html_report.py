@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,7 @@ from .common import (
     status_rank,
     subject_label,
     tag_holds,
+    trigger_text,
     verdict,
     worst_status,
 )
@@ -253,6 +255,8 @@ def build_context(result: RunResult) -> dict[str, object]:
             "started_iso": iso_utc(run.started_at),
             "finished": human_utc(run.finished_at) if run.finished_at else "not finished",
             "as_of": human_utc(run.as_of) if run.as_of else "",
+            "trigger_kind": run.trigger_kind,
+            "trigger_text": trigger_text(run),
             "config_digest": run.config_digest,
             "tool_version": run.tool_version,
         },
@@ -339,6 +343,11 @@ def environment(template_dir: Path | None = None) -> jinja2.Environment:
     )
 
 
+def stream_html(result: RunResult, *, template_dir: Path | None = None) -> Iterator[str]:
+    """`report.html` a piece at a time, as the template renders it (never one string)."""
+    return environment(template_dir).get_template(TEMPLATE_NAME).generate(build_context(result))
+
+
 def render_html(result: RunResult, *, template_dir: Path | None = None) -> str:
     """`report.html` as text."""
-    return environment(template_dir).get_template(TEMPLATE_NAME).render(build_context(result))
+    return "".join(stream_html(result, template_dir=template_dir))

@@ -40,14 +40,18 @@ per object: the tag as written (`key=value`), the subject, the rules held off, i
 
 `api` (present when the run recorded it): `{"calls": {provider: {method: n}}, "github": {"limit",
 "remaining", "reset", "requests", "not_modified", "cost", "warnings", "facts_cached",
-"facts_read"}}`: the provider calls the run made, and GitHub's rate limit as its last answer said
-(`cost`: the requests that counted against it, a 304 being free; `warnings`: collections that
-needed more than was left).
+"facts_read", "graphql"}}`: the provider calls the run made (a GitHub GraphQL query as method
+`GRAPHQL`), and GitHub's core (REST) rate limit as its last answer said (`cost`: the requests that
+counted against it, a 304 being free; `warnings`: collections that needed more than was left,
+revocations put first), `graphql` the GraphQL budget (`limit`, `remaining`, `reset`, `requests`,
+`cost` in points).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from custodian.model import ActionRecord, Cost, Finding, Hold, RunInfo, RunResult, Subject
@@ -175,11 +179,18 @@ def run_document(result: RunResult) -> dict[str, Any]:
 
 def build_document(result: RunResult) -> dict[str, Any]:
     """The canonical report as plain JSON-able data."""
-    document = {
+    document = _document(result)
+    document["findings"] = list(document["findings"].items)
+    document["actions"] = list(document["actions"].items)
+    return document
+
+
+def _document(result: RunResult) -> dict[str, Any]:
+    document: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "run": run_document(result),
-        "findings": [finding_document(f) for f in sorted_findings(result)],
-        "actions": [action_document(a) for a in sorted_actions(result)],
+        "findings": Lazy(finding_document(f) for f in sorted_findings(result)),
+        "actions": Lazy(action_document(a) for a in sorted_actions(result)),
         "holds": [hold_document(h, result.run) for h in sorted_holds(result)],
         "tag_holds": [tag_hold_document(t) for t in tag_holds(result)],
         "costs": costs_document(result),
@@ -189,6 +200,59 @@ def build_document(result: RunResult) -> dict[str, Any]:
     return document
 
 
+@dataclass(frozen=True)
+class Lazy:
+    """A list of a streamed JSON document (`json_chunks`), encoded one item at a time."""
+
+    items: Iterable[Any]
+
+
+def _at(value: object, level: int) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * level)
+
+
+def json_chunks(document: Mapping[str, Any]) -> Iterator[str]:
+    """`json.dumps(document, indent=2, ensure_ascii=False) + "\\n"`, the same text a piece at a time.
+
+    A `Lazy` value is encoded item by item as it is iterated (a run's findings are never one string).
+    """
+    if not document:
+        yield "{}\n"
+        return
+    yield "{"
+    for index, (key, value) in enumerate(document.items()):
+        yield ("," if index else "") + "\n  " + json.dumps(key, ensure_ascii=False) + ": "
+        if not isinstance(value, Lazy):
+            yield _at(value, 1)
+            continue
+        empty = True
+        for item in value.items:
+            yield ("[" if empty else ",") + "\n    " + _at(item, 2)
+            empty = False
+        yield "[]" if empty else "\n  ]"
+    yield "\n}\n"
+
+
+def json_list_chunks(items: Iterable[Any]) -> Iterator[str]:
+    """`json.dumps(list(items), indent=2, ensure_ascii=False) + "\\n"`, encoded item by item as `items` yields."""
+    empty = True
+    for item in items:
+        yield ("[" if empty else ",") + "\n  " + _at(item, 1)
+        empty = False
+    yield "[]\n" if empty else "\n]\n"
+
+
+def iter_json(document: object) -> Iterator[str]:
+    """`json.dumps(document, indent=2, ensure_ascii=False) + "\\n"` a piece at a time (the same encoder)."""
+    yield from json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(document)
+    yield "\n"
+
+
+def stream_json(result: RunResult) -> Iterator[str]:
+    """`findings.json` a piece at a time (findings and actions encoded one by one)."""
+    return json_chunks(_document(result))
+
+
 def render_json(result: RunResult) -> str:
     """`findings.json` as text: UTF-8, two-space indent, trailing newline."""
-    return json.dumps(build_document(result), indent=2, ensure_ascii=False) + "\n"
+    return "".join(stream_json(result))

@@ -34,6 +34,7 @@ from .common import (
     sorted_holds,
     subject_label,
     tag_holds,
+    trigger_text,
     verdict,
 )
 from .costs import CostRow, cost_summary, has_costs, money, per_year
@@ -119,6 +120,7 @@ def _run_line(result: RunResult) -> str:
         parts.append("**not finished**")
     if run.as_of is not None:
         parts.append(f"**forecast as of {human_utc(run.as_of)}**")
+    parts.append(md_text(trigger_text(run)))
     parts.append(f"config {md_code(digest)}")
     parts.append(f"release-custodian {md_code(run.tool_version)}")
     return " · ".join(parts)

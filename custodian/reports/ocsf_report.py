@@ -15,6 +15,7 @@ field for (version, stage, cost per month, evidence) is in `unmapped`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -152,6 +153,13 @@ def ocsf_findings(result: RunResult) -> list[DetectionFinding]:
     """Every finding of the run, in report order, timed at the run's evaluation time (`as_of` or start)."""
     time = utc(result.run.as_of or result.run.started_at)
     return [detection_finding(f, result, time) for f in sorted_findings(result)]
+
+
+def ocsf_events(result: RunResult) -> Iterator[dict[str, Any]]:
+    """The events as plain JSON-able data, one at a time (a large run's events are never all in memory)."""
+    time = utc(result.run.as_of or result.run.started_at)
+    for finding in sorted_findings(result):
+        yield detection_finding(finding, result, time).model_dump(mode="json", exclude_none=True)
 
 
 def build_ocsf(result: RunResult) -> list[dict[str, Any]]:

@@ -9,28 +9,32 @@ Detection Findings) and, always and written last so that its presence means the 
 the canonical `findings.json`. Each file is replaced atomically (temp file in the same directory,
 fsync, `os.replace`): a reader never sees a partial file, and a re-run of the same run id replaces
 the previous files. Files are owner-only: 0600 in directories created 0700, whatever the umask.
+
+Each run directory holds the marker `.release-custodian-run` (`retention`); with `keep`, the run
+directories beyond it are pruned once the run's own are written (`ReportPaths.pruned`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from custodian.model import RunResult
 from custodian.private_files import make_private_dirs
 
-from .common import atomic_write_bytes, atomic_write_text, run_directory
+from .common import commit_staged, run_directory, stage_chunks
 from .cost_report import render_cost_csv
 from .costs import has_costs
-from .csv_report import render_csv
+from .csv_report import stream_csv
 from .formats import DEFAULT_FORMATS, parse_formats
-from .html_report import render_html
-from .json_report import render_json
+from .html_report import stream_html
+from .json_report import iter_json, json_list_chunks, stream_json
 from .junit_report import render_junit
 from .markdown_report import render_markdown
-from .ocsf_report import render_ocsf
-from .sarif_report import render_sarif
+from .ocsf_report import ocsf_events
+from .retention import Retention, prune_reports, write_marker
+from .sarif_report import build_sarif
 
 FINDINGS_JSON = "findings.json"
 FINDINGS_CSV = "findings.csv"
@@ -71,6 +75,8 @@ class ReportPaths:
     findings_sarif: Path | None = None
     findings_ocsf: Path | None = None
     by_format: dict[str, Path] = field(default_factory=dict)
+    pruned: tuple[Path, ...] = ()  # older run directories removed by `reports.keep` after this run wrote
+    prune_error: str | None = None  # why pruning stopped (the run's reports are written all the same)
 
     @classmethod
     def for_directory(
@@ -107,6 +113,12 @@ class ReportPaths:
     def __iter__(self) -> Iterator[Path]:
         return iter(self.files())
 
+    def pruned_summary(self) -> str:
+        """For the run output: how many older run report directories `reports.keep` pruned."""
+        count = len(self.pruned)
+        text = f"{count} older run report director{'y' if count == 1 else 'ies'} (reports.keep)"
+        return f"{text}; pruning stopped: {self.prune_error}" if self.prune_error else text
+
 
 def report_paths(result: RunResult, reports_dir: Path, formats: Collection[str] = DEFAULT_FORMATS) -> ReportPaths:
     """Where `write_reports` would write (raises ValueError for a run id unfit as a directory name)."""
@@ -121,32 +133,45 @@ def write_reports(
     *,
     formats: Collection[str] = DEFAULT_FORMATS,
     template_dir: Path | None = None,
+    keep: Retention | None = None,
 ) -> ReportPaths:
     """Render `result` in the selected formats and write the files atomically; returns their paths.
 
-    Everything is rendered before the first write, so a rendering error leaves no new files.
+    Each format is streamed to a temp file beside its target, one after the other, and only once
+    every one is staged are they renamed into place: a rendering error leaves no new files.
     `template_dir` overrides the packaged HTML template (a directory holding `report.html.j2`).
-    Unknown format names raise ValueError.
+    Unknown format names raise ValueError. With `keep`, older run directories are pruned afterwards
+    (ages against the run's finish time, else its start).
     """
     paths = report_paths(result, reports_dir, formats)
-    renderers: dict[str, Callable[[], str | bytes]] = {
-        "csv": lambda: render_csv(result),
-        "md": lambda: render_markdown(result),
-        "html": lambda: render_html(result, template_dir=template_dir),
-        "junit": lambda: render_junit(result),
-        "cost": lambda: render_cost_csv(result),
-        "sarif": lambda: render_sarif(result),
-        "ocsf": lambda: render_ocsf(result),
-        "json": lambda: render_json(result),
+    renderers: dict[str, Callable[[], Iterable[str | bytes]]] = {
+        "csv": lambda: stream_csv(result),
+        "md": lambda: [render_markdown(result)],
+        "html": lambda: stream_html(result, template_dir=template_dir),
+        "junit": lambda: [render_junit(result)],
+        "cost": lambda: [render_cost_csv(result)],
+        "sarif": lambda: iter_json(build_sarif(result)),
+        "ocsf": lambda: json_list_chunks(ocsf_events(result)),
+        "json": lambda: stream_json(result),
     }
-    rendered = {f: renderers[f]() for f in paths.formats}
-
     make_private_dirs(paths.directory)  # owner-only: 0700, and each file 0600
-    for report_format in (*(f for f in paths.formats if f != "json"), "json"):  # the canonical document last
-        data = rendered[report_format]
-        path = paths.by_format[report_format]
-        if isinstance(data, bytes):
-            atomic_write_bytes(path, data)
-        else:
-            atomic_write_text(path, data)
-    return paths
+    order = (*(f for f in paths.formats if f != "json"), "json")  # the canonical document last
+    staged: dict[str, Path] = {}
+    try:  # each format streamed to its temp file in turn (one in memory at a time), then all renamed
+        for report_format in order:
+            staged[report_format] = stage_chunks(paths.by_format[report_format], renderers[report_format]())
+        write_marker(paths.directory, result.run)
+        for report_format in order:
+            commit_staged(staged[report_format], paths.by_format[report_format])
+    except BaseException:
+        for temp in staged.values():  # those not renamed yet
+            temp.unlink(missing_ok=True)
+        raise
+    if keep is None:
+        return paths
+    now = result.run.finished_at or result.run.started_at
+    try:
+        pruned = prune_reports(reports_dir, paths.directory, keep, now, frozenset(FILE_NAMES.values()))
+    except OSError as exc:  # this run's reports stand; the line of the run output says why pruning stopped
+        return replace(paths, prune_error=f"{exc.strerror or exc}: {exc.filename or reports_dir}")
+    return replace(paths, pruned=pruned.removed)

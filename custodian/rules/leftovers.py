@@ -3,8 +3,8 @@
 A VM, disk, NIC, public IP, NSG or blob is a leftover when its stage tag names a non-production
 stage and its version tag names a version whose first production success is at least
 `reaper.leftover_grace` old. Tag keys are read in any letter case, stage values in lower case,
-version values resolved against the known versions (dots or hyphens, any case): see
-`release_tags`. Everything else about acting (holds, allowlist, dependencies, caps) is the engine's.
+version values resolved against the known versions (dots or hyphens, any case, indexed once per
+evaluation): see `release_tags`. Everything else about acting (holds, allowlist, dependencies, caps) is the engine's.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime
 
 from custodian.model import AzureResource, Blob, Cost, ReleaseTimeline, ResourceKind, Severity, Verdict
 from custodian.rules.reaping import Candidate, ReapSettings, read_mark, reap_verdict
-from custodian.rules.release_tags import ReleaseLabel
+from custodian.rules.release_tags import KnownVersions, ReleaseLabel
 from custodian.rules.resources import (
     blob_evidence,
     blob_subject,
@@ -50,7 +50,7 @@ def resource_leftovers(
     cost_of: Callable[[AzureResource], Cost | None],
 ) -> list[Verdict]:
     completed = completed_versions(timeline, settings, now)
-    known = timeline.versions()
+    known = KnownVersions(timeline.versions())
     out = []
     for resource in resources:
         label = label_of(resource.tags, settings, known)
@@ -77,9 +77,16 @@ def blob_is_leftover(blob: Blob, completed: frozenset[str], known: frozenset[str
 
 
 def blob_leftover(
-    blob: Blob, timeline: ReleaseTimeline, settings: ReapSettings, now: datetime, cost: Cost | None
+    blob: Blob,
+    timeline: ReleaseTimeline,
+    settings: ReapSettings,
+    now: datetime,
+    cost: Cost | None,
+    *,
+    known: KnownVersions | None = None,
 ) -> Verdict:
-    label = label_of(blob.tags, settings, timeline.versions())
+    """`known`: the timeline's versions indexed once by the caller (judging many blobs); else indexed here."""
+    label = label_of(blob.tags, settings, known if known is not None else KnownVersions(timeline.versions()))
     candidate = Candidate(
         L4,
         blob_subject(blob, label),

@@ -34,6 +34,7 @@ from custodian.model import (
     Verdict,
 )
 from custodian.rules.naming import AccountNamer, NameProblem, ParsedAccount
+from custodian.rules.release_tags import KnownVersions
 
 
 @dataclass(frozen=True)
@@ -279,7 +280,7 @@ def _hours(delta: timedelta) -> str:
 def evaluate_accounts(inventory: Inventory, now: datetime, settings: LifecycleSettings) -> list[Verdict]:
     """Every lifecycle verdict for the inventory's accounts at `now` (time is passed in, never read)."""
     verdicts: list[Verdict] = []
-    known = inventory.timeline.versions()
+    known = KnownVersions(inventory.timeline.versions())  # indexed once: each account's parse is a lookup
     rules = _AccountRules(settings, inventory, now)
     for account in inventory.accounts:
         parsed = settings.namer.parse_account(account.provider_name, known, account.display_name)

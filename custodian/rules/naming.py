@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from custodian.model import AccountKind
+from custodian.rules.release_tags import KnownVersions
 
 DEFAULT_VERSION_PATTERN = r"v\d+(?:\.\d+){1,3}(?:-[0-9A-Za-z][0-9A-Za-z.-]*)?"
 _FIELD = re.compile(r"\{(version|stage|kind)\}")
@@ -65,7 +66,8 @@ def _template_regex(template: str, groups: dict[str, str], required: tuple[str, 
         pattern += re.escape(template[last : match.start()]) + f"(?P<{match.group(1)}>{groups[match.group(1)]})"
         last = match.end()
     pattern += re.escape(template[last:])
-    return re.compile(f"^{pattern}$")
+    # ASCII: `\d` is 0-9, never another script's digits; `\Z`: a trailing newline is not part of a name
+    return re.compile(f"^{pattern}\\Z", re.ASCII)
 
 
 class AccountNamer:
@@ -103,7 +105,7 @@ class AccountNamer:
             stage_tag_template, {"version": version_pattern, "stage": stage_alt}, ("version", "stage")
         )
         self._prod_tag = _template_regex(prod_tag_template, {"version": version_pattern}, ("version",))
-        self._version = re.compile(f"^{version_pattern}$")
+        self._version = re.compile(f"^{version_pattern}\\Z", re.ASCII)
 
     # -- building -------------------------------------------------------------------------------
     def logical_name(self, version: str, stage: str, kind: AccountKind) -> str:
@@ -141,7 +143,10 @@ class AccountNamer:
                         unknown_version=True,
                     )
                 return ParsedAccount(version, stage, kind, display_name)
-        candidates = sorted(v for v in known_versions if hyphenate(v) == token)
+        if isinstance(known_versions, KnownVersions):
+            candidates = list(known_versions.spelled_as(token))
+        else:  # a plain set: one scan (an evaluation indexes its versions once: `KnownVersions`)
+            candidates = sorted(v for v in known_versions if hyphenate(v) == token)
         if len(candidates) == 1:
             version = candidates[0]
             return ParsedAccount(version, stage, kind, self.logical_name(version, stage, kind))

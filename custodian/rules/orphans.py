@@ -37,6 +37,7 @@ from custodian.rules.reaping import (
     read_mark,
     reap_verdict,
 )
+from custodian.rules.release_tags import KnownVersions
 from custodian.rules.resources import (
     blob_evidence,
     blob_subject,
@@ -88,7 +89,7 @@ def resource_orphans(
     cost_of: Callable[[AzureResource], Cost | None],
 ) -> list[Verdict]:
     """One verdict per (rule, selected resource); `selected` maps a rule to the resource keys c7n chose."""
-    known = timeline.versions()
+    known = KnownVersions(timeline.versions())
     out = []
     for resource in resources:
         for rule in SELECTED_BY_C7N:
@@ -136,9 +137,16 @@ def is_stale_blob(blob: Blob, ephemeral: frozenset[str], settings: ReapSettings,
 
 
 def blob_orphan(
-    blob: Blob, timeline: ReleaseTimeline, settings: ReapSettings, now: datetime, cost: Cost | None
+    blob: Blob,
+    timeline: ReleaseTimeline,
+    settings: ReapSettings,
+    now: datetime,
+    cost: Cost | None,
+    *,
+    known: KnownVersions | None = None,
 ) -> Verdict:
-    label = label_of(blob.tags, settings, timeline.versions())
+    """`known`: the timeline's versions indexed once by the caller (judging many blobs); else indexed here."""
+    label = label_of(blob.tags, settings, known if known is not None else KnownVersions(timeline.versions()))
     age = age_text(now, blob.last_modified)
     candidate = Candidate(
         O6,
@@ -183,7 +191,7 @@ def stale_marks(
 ) -> list[Verdict]:
     """A resource still carrying a readable mark that no rule selects any more: say so (never acted on)."""
     out = []
-    known = timeline.versions()
+    known = KnownVersions(timeline.versions())
     for resource in resources:
         raw = resource.tags.value(settings.mark_tag)
         due = parse_mark(raw)

@@ -20,11 +20,13 @@ from typing import Any
 
 from custodian import __version__
 from custodian.collect.accounts import collect_inventory
+from custodian.collect.completeness import Completeness, ShrinkTolerance
+from custodian.collect.version_scope import collect_version, version_scope
 from custodian.config import Config
-from custodian.engine.execute import Executor
+from custodian.engine.execute import Executor, fence_of
 from custodian.engine.gate import Gate
 from custodian.engine.plan import Limits, Plan, make_plan
-from custodian.errors import ExitCode
+from custodian.errors import BadInputError, ExitCode
 from custodian.gateways import Gateways
 from custodian.ledger.store import Ledger
 from custodian.model import (
@@ -38,6 +40,7 @@ from custodian.model import (
 )
 from custodian.notify.send import NotifyOutcome
 from custodian.pricing.table import PriceTable
+from custodian.private_files import make_private_dirs
 from custodian.progress import NullProgress, Progress
 from custodian.providers.github.cache import GithubCache
 from custodian.providers.wire import CallCounter
@@ -54,6 +57,7 @@ from custodian.run.context import (
     RunTuning,
 )
 from custodian.run.notifications import notice_index, notify_owners
+from custodian.run.priority import revoke_first
 from custodian.run.reaper import ReaperCollection, collect_reaper, reaper_verdicts
 from custodian.run.report_inputs import report_context
 from custodian.run.wiring import (
@@ -111,7 +115,8 @@ def run_lifecycle(
     fence: Callable[[], None] | None = None,
     tuning: RunTuning | None = None,
 ) -> RunOutcome:
-    """One run. `fence` (the scheduler's HA check) is called before every action that changes something."""
+    """One run. `fence` (the scheduler's HA check) is called before every action that changes something,
+    after the apply lock's own check (an applied run whose lock is no longer surely its own stops acting)."""
     progress = progress or NullProgress()
     tuning = tuning or RunTuning()
     started = clock()
@@ -128,14 +133,20 @@ def run_lifecycle(
         trigger=request.trigger,
         version=request.version,
     )
+    _reports_directory(config)  # a reports directory that cannot be made is bad input, found before any run row
     counter = CallCounter()
     providers = Providers(config, read_only=not applying, counter=counter, tuning=tuning)  # secrets resolved first
     if tuning.github_cache:
         providers.github.cache = GithubCache(ledger, config.github.base_url, started)
-    lock = ledger.apply_lock(info.run_id) if applying else None
+    lock = ledger.apply_lock(info.run_id, config.ledger.lock_ttl) if applying else None
     try:
         if lock is not None:  # held: LockHeldError naming the run that holds it, nothing written (or wait)
-            lock.acquire(wait=request.wait, on_wait=lambda held: progress.note(f"waiting: {held}"))
+            lock.acquire(
+                wait=request.wait,
+                timeout=request.wait_timeout_s,
+                on_wait=lambda held: progress.note(f"waiting: {held}"),
+            )
+            fence = fence_of(lock.check, fence or (lambda: None))  # the lock lost: no further action
             crashed = ledger.close_crashed_runs(clock(), current=info.run_id)
             if crashed:
                 progress.note(
@@ -188,6 +199,18 @@ class RunContext:
 def _collect(ctx: RunContext) -> tuple[Inventory, ReaperCollection | None, PriceTable | None]:
     """Collect every part the request covers (read-only; what could not be read is in `inventory.errors`)."""
     config, started = ctx.config, ctx.info.started_at
+    if ctx.request.version is not None:  # an event's hand-off: that version's tags, deployments, accounts
+        scoped = collect_version(
+            sources_of(config, ctx.providers),
+            config.namer(),
+            version_scope(config, ctx.request.version),
+            started,
+            ctx.progress,
+            first_sightings=lambda repo, tags: ctx.ledger.record_tag_sightings(repo, tags, started),
+        )
+        return scoped, None, None
+    tolerance = ShrinkTolerance(config.collect.shrink_tolerance, config.collect.shrink_minimum)
+    completeness = Completeness(ctx.ledger.listing_sizes(), tolerance)  # a shrunken listing is read twice
     inventory = collect_inventory(
         sources_of(config, ctx.providers),
         config.namer(),
@@ -195,7 +218,11 @@ def _collect(ctx: RunContext) -> tuple[Inventory, ReaperCollection | None, Price
         ctx.progress,
         accounts_too=ACCOUNTS in ctx.request.parts,
         first_sightings=lambda repo, tags: ctx.ledger.record_tag_sightings(repo, tags, started),
+        completeness=completeness,
     )
+    ctx.ledger.record_listing_sizes(completeness.accepted, ctx.info.run_id, started)
+    for confirmed in completeness.confirmed:
+        ctx.progress.note(confirmed)
     if REAPER not in ctx.request.parts or config.reaper is None:
         return inventory, None, None
     prices = PriceTable.load(config.reaper.price_table)
@@ -229,6 +256,8 @@ def _run(ctx: RunContext) -> RunOutcome:
     plan: Plan | None = None
     notified: NotifyOutcome | None = None
     try:
+        # near GitHub's rate limit, the revocations already known due go before any audit read
+        early = revoke_first(ctx, holds, lambda plan, gate, gateways: _act(ctx, plan, gate, gateways))
         inventory, reaper, prices = _collect(ctx)
         verdicts: list[Verdict] = collection_errors(inventory.errors)
         if ACCOUNTS in ctx.request.parts:
@@ -242,13 +271,15 @@ def _run(ctx: RunContext) -> RunOutcome:
         enforce = ctx.request.mode is RunMode.ENFORCE
         gate = build_gate(config, inventory, holds, now, notice_index(config, ctx.ledger))
         limits = Limits(config.enforce.max_actions_per_run, config.enforce.max_actions_percent)
-        populations = populations_of(inventory, reaper)
+        # a version-scoped run reads its version's accounts by name, no listing: the percentage cap's
+        # denominator would be those few accounts, so only `max_actions_per_run` bounds it
+        populations = populations_of(inventory, reaper) if ctx.request.version is None else {}
         targets = targets_of(inventory)
         planned = make_plan(verdicts, targets, gate, limits, populations, enforce=enforce, now=now)
         findings = list(planned.findings)
         if enforce:
             plan = planned
-            records = _act(ctx, planned, gate, gateways_for(config, ctx.providers, reaper, now))
+            records = early + _act(ctx, planned, gate, gateways_for(config, ctx.providers, reaper, now))
             notified = notify_owners(
                 config,
                 ctx.ledger,
@@ -285,10 +316,21 @@ def _run(ctx: RunContext) -> RunOutcome:
         context,
         api_usage(ctx),
     )
-    paths = write_reports(result, config.reports.directory, formats=config.reports.formats)
+    paths = write_reports(
+        result, config.reports.directory, formats=config.reports.formats, keep=config.reports.keep.retention()
+    )
     code = exit_code_for(findings, records)
     ctx.ledger.finish_run(info.run_id, finished, result.counts(), code.name.lower(), costs_document(result))
     return RunOutcome(result, paths, code, ctx.counter.snapshot(), plan, notified, api_usage(ctx)["github"])
+
+
+def _reports_directory(config: Config) -> None:
+    """Create `reports.directory` (owner-only) now: a run that could not write its reports is refused up front."""
+    directory = config.reports.directory
+    try:
+        make_private_dirs(directory)
+    except OSError as exc:
+        raise BadInputError(f"reports.directory: cannot create {directory}: {exc.strerror or exc}") from exc
 
 
 def _flush_github_cache(providers: Providers) -> None:

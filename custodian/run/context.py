@@ -42,6 +42,8 @@ class RunRequest:
     trigger: str | None = None
     #: an applied run whose ledger's apply lock is held waits for it (True) or refuses at once (False)
     wait: bool = False
+    #: with `wait`: give up (refused) after this many seconds; None: as long as the holder lives
+    wait_timeout_s: float | None = None
 
     def __post_init__(self) -> None:
         if not self.parts or not self.parts <= {ACCOUNTS, REAPER}:
@@ -103,6 +105,7 @@ class Providers:
                 app=github_app_credentials(config),
                 org=config.github.org,
                 per_page=config.github.per_page,
+                api=config.github.api,
                 read_only=read_only,
                 enterprise=config.github.mode is GithubMode.ENTERPRISE_SERVER,
             ),

@@ -6,14 +6,16 @@ What is collected is typed (`collect.arm`, `collect.blobs`); the rules are pure 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from custodian.collect.arm import collect_arm
+from custodian.collect.arm import C7nOutcome, collect_arm
 from custodian.collect.blobs import collect_blobs
+from custodian.collect.c7n.batch import run_policies_batch
 from custodian.collect.c7n.policies import PolicyCheckError, build_policy_set
-from custodian.collect.c7n.runner import PolicyRunResult, run_policies
+from custodian.collect.c7n.runner import PolicyRunResult
 from custodian.config import Config, ReaperConfig
 from custodian.model import AzureResource, Blob, CollectionError, Provider, ReleaseTimeline, Scope, Verdict, blob_unit
 from custodian.pricing.table import PriceTable
@@ -22,9 +24,10 @@ from custodian.providers.azure.blobs import BlobAccount, BlobSettings
 from custodian.rules.leftovers import blob_is_leftover, blob_leftover, completed_versions, resource_leftovers
 from custodian.rules.orphans import blob_orphan, is_stale_blob, one_per_target, resource_orphans, stale_marks
 from custodian.rules.reaping import ReapSettings
+from custodian.rules.release_tags import KnownVersions
 from custodian.run.context import Providers, RunTuning
 
-C7N_TOKEN_MARGIN = timedelta(minutes=1)  # a c7n child's token must outlive reaper.c7n_timeout by this much
+C7N_TOKEN_MARGIN = timedelta(minutes=1)  # a subscription's c7n token must outlive reaper.c7n_timeout by this much
 C7N_RETRY_BACKOFF_S = 2.0  # between a c7n child's retries (c7n-azure's own is 45 s; Retry-After still wins)
 
 
@@ -93,16 +96,17 @@ def _arm(
     ca_bundle = str(config.azure.ca_bundle) if config.azure.ca_bundle else None
     token_validity_s = (reaper.c7n_timeout + C7N_TOKEN_MARGIN).total_seconds()
 
-    def run_c7n(policy_file: Path, output_dir: Path, subscription: str) -> PolicyRunResult:
-        # c7n takes a bearer token, not a credential: one from the run's credential, minted right before
-        # each child and outliving its timeout when the credential can (a failure: this subscription's error)
-        token = providers.arm_tokens.mint(token_validity_s).token
-        result = run_policies(
+    def run_c7n(
+        policy_file: Path, jobs: Sequence[tuple[str, Path]], on_result: Callable[[str, C7nOutcome], None]
+    ) -> Mapping[str, C7nOutcome]:
+        # ONE c7n child for every subscription (collect.c7n.batch). c7n takes a bearer token, not a
+        # credential: one from the run's credential, minted right before each subscription's job and
+        # outliving its deadline when the credential can (a failure: that subscription's error)
+        return run_policies_batch(
             policy_file,
-            output_dir,
+            jobs,
             arm_endpoint=config.azure.arm_endpoint,
-            subscription_id=subscription,
-            access_token=token,
+            token_for=lambda _subscription: providers.arm_tokens.mint(token_validity_s).token,
             ca_bundle=ca_bundle,
             timeout_s=reaper.c7n_timeout.total_seconds(),
             dry_run=True,
@@ -112,9 +116,13 @@ def _arm(
             retry_total=config.azure.retries if tuning.c7n_retry_total is None else tuning.c7n_retry_total,
             retry_backoff_s=C7N_RETRY_BACKOFF_S if tuning.c7n_retry_backoff_s is None else tuning.c7n_retry_backoff_s,
             http_timeout=(config.azure.connect_timeout.total_seconds(), config.azure.read_timeout.total_seconds()),
+            on_result=lambda subscription, result: on_result(subscription, _counted(result)),
         )
-        for method, count in result.api_calls.items():  # c7n's own requests are part of the run's cost
-            providers.counter.add("azure", method, count)
+
+    def _counted(result: C7nOutcome) -> C7nOutcome:
+        if isinstance(result, PolicyRunResult):  # c7n's own requests are part of the run's cost
+            for method, count in result.api_calls.items():
+                providers.counter.add("azure", method, count)
         return result
 
     arm = collect_arm(subscriptions, policy_set, run_c7n, providers.resources, work_dir / "arm", progress)
@@ -167,7 +175,7 @@ def collect_reaper(
         return out
     settings = reap_settings(config)
     completed = completed_versions(timeline, settings, now)
-    known = timeline.versions()
+    known = KnownVersions(timeline.versions())  # indexed once: each blob's tags are a lookup
     ephemeral = {a.name.lower(): frozenset(a.ephemeral_containers) for a in reaper.storage_accounts}
 
     def is_candidate(blob: Blob) -> bool:
@@ -208,7 +216,7 @@ def reaper_verdicts(
     assert reaper is not None
     ephemeral = {a.name.lower(): frozenset(a.ephemeral_containers) for a in reaper.storage_accounts}
     completed = completed_versions(timeline, settings, now)
-    known = timeline.versions()
+    known = KnownVersions(timeline.versions())  # indexed once: each blob's tags are a lookup
     verdicts: list[Verdict] = []
     verdicts += resource_leftovers(collection.resources, timeline, settings, now, prices.arm_resource)
     verdicts += resource_orphans(
@@ -217,9 +225,9 @@ def reaper_verdicts(
     for blob in collection.blobs:
         cost = prices.blob(blob.size, blob.tier)
         if blob_is_leftover(blob, completed, known, settings):
-            verdicts.append(blob_leftover(blob, timeline, settings, now, cost))
+            verdicts.append(blob_leftover(blob, timeline, settings, now, cost, known=known))
         if is_stale_blob(blob, ephemeral.get(blob.account.lower(), frozenset()), settings, now):
-            verdicts.append(blob_orphan(blob, timeline, settings, now, cost))
+            verdicts.append(blob_orphan(blob, timeline, settings, now, cost, known=known))
     merged = one_per_target(verdicts)
     judged = {v.target for v in merged if v.target}
     return merged + stale_marks(collection.resources, judged, timeline, settings)

@@ -33,6 +33,7 @@ from custodian.model import (
 from custodian.rules.leftovers import completed_versions
 from custodian.rules.lifecycle import LifecycleSettings, evaluate_accounts
 from custodian.rules.reaping import MarkState, ReapSettings, read_mark
+from custodian.rules.release_tags import KnownVersions
 from custodian.run.context import Providers, allowed_scopes
 from custodian.run.reaper import ReaperCollection, reap_settings
 
@@ -105,7 +106,7 @@ def gate_over(
     notices: NoticeIndex | None = None,
 ) -> Gate:
     """The gate of one run over its inventory (the tests build theirs with it too)."""
-    known = inventory.timeline.versions()
+    known = KnownVersions(inventory.timeline.versions())  # indexed once for every check of the run
     return Gate(
         GateContext(
             now=now,

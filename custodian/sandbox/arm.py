@@ -64,6 +64,7 @@ from custodian.sandbox.arm_views import (
     provider_namespaces,
     render,
     rtype,
+    status_view,
 )
 from custodian.sandbox.clock import SandboxClock, iso
 from custodian.sandbox.faults import FaultKind, FaultPlan
@@ -294,9 +295,11 @@ class ArmEmulator:
     def _list_docs(self, request: Request, docs: list[JsonDict]) -> Response:
         status_only = (request.param("statusOnly") or "").lower() == "true"
         expand_view = "instanceview" in (request.param("$expand") or "").lower()
-        rendered = [
-            self._render(d, with_instance_view=rtype(d) == VM_TYPE and (status_only or expand_view)) for d in docs
-        ]
+        if status_only:  # run-time status only, as real ARM lists it (arm_views.status_view)
+            now = self.store.now_iso()
+            rendered = [status_view(d, now) if rtype(d) == VM_TYPE else self._render(d) for d in docs]
+        else:
+            rendered = [self._render(d, with_instance_view=rtype(d) == VM_TYPE and expand_view) for d in docs]
         return self._paged(request, rendered)
 
     def _generic_list(self, request: Request, prefix: str) -> Response:

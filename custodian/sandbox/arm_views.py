@@ -127,6 +127,24 @@ def instance_view(vm: JsonDict, now: str) -> JsonDict:
     return view
 
 
+def status_view(vm: JsonDict, now: str) -> JsonDict:
+    """A VM as `virtualMachines` lists show it with `statusOnly=true`: run-time status, not the model.
+
+    Real ARM answers such a list with each VM's identity (id, name, type, location) and
+    `properties` holding `vmId`, `provisioningState` and an `instanceView` of `statuses` only
+    (ProvisioningState with its `time`, PowerState without); no tags, no storage or network
+    profile (azure-sdk-for-go#18565: tags and profiles are nil under statusOnly). Clients that need
+    both list twice; the emulator keeps that contract so nothing can read tags from this form.
+    """
+    props = vm.get("properties") if isinstance(vm.get("properties"), dict) else {}
+    assert isinstance(props, dict)
+    out: JsonDict = {key: vm[key] for key in ("id", "name", "type", "location") if key in vm}
+    status_props: JsonDict = {key: props[key] for key in ("vmId", "provisioningState") if key in props}
+    status_props["instanceView"] = {"statuses": instance_view(vm, now)["statuses"]}
+    out["properties"] = status_props
+    return out
+
+
 # -- back-references ------------------------------------------------------------------------------
 @dataclass
 class Relations:

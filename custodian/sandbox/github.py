@@ -6,15 +6,15 @@ free 127.0.0.1 port (plain HTTP): use `Github(base_url=server.url + "/api/v3", .
 Routes (all prefixed with `/api/v3`; unknown routes and methods answer 404 Not Found; the handlers
 live here and in the `github_timeline`, `github_git`, `github_admin` and `github_auth` mixins):
 
-- `GET /` (root), `GET /rate_limit` (not counted), `GET /user`, `GET /users/{u}`, `GET /orgs/{org}`,
-  `GET /repos/{o}/{r}`.
+- `GET /` (root), `GET /rate_limit` (not counted), `/user`, `/users/{u}`, `/orgs/{org}`, `/repos/{o}/{r}`.
 - `GET /repos/{o}/{r}/tags`, `.../commits/{ref}`, `.../releases`, `.../releases/latest`,
   `.../releases/tags/{tag}`, `.../releases/{id}`,
   `.../deployments` (filters `environment`, `ref`, `sha`, `task`; newest first), `.../deployments/{id}`,
   `GET|POST .../deployments/{id}/statuses` (newest first), `GET .../deployments/{id}/statuses/{sid}`.
-- Webhooks (`github_hooks`, once `configure_webhook(url, secret)` was called): `POST .../releases`
-  (of an existing tag), `GET .../hooks/{id}/deliveries`, `POST .../hooks/{id}/deliveries/{d}/attempts`;
-  a tag ref, a published release and a deployment status are delivered as signed events.
+- Webhooks (`github_hooks`): `GET|POST /repos/{o}/{r}/hooks` and `/orgs/{org}/hooks`, `GET|DELETE .../hooks/{id}`,
+  `POST .../hooks/{id}/pings`, `GET .../hooks/{id}/deliveries[/{d}]`, `POST .../deliveries/{d}/attempts`, and
+  `configure_webhook(url, secret)` (hook 1); `POST .../releases` (of an existing tag), `POST .../deployments`:
+  a tag ref, a published release, a deployment and a deployment status are delivered as signed events.
 - Git database: `GET .../git/refs/tags` (404 when none), `.../git/matching-refs/tags[/{prefix}]`,
   `.../git/ref/tags/{name}`, `.../git/refs/tags/{name}`, `GET .../git/tags/{tag_sha}` (annotated tag
   objects), `POST .../git/tags` (a tag object), `POST .../git/refs` (`refs/tags/NAME` only). A tag whose
@@ -46,8 +46,8 @@ Lists page with `per_page` (default 30, max 100) and `page`, and a `Link` header
 `last`, `first`) built from the request's `Host` that keeps the other query parameters. Every
 response carries `x-ratelimit-*` (remaining decreases per request, a 304 is free) and `x-github-request-id`;
 a GET's 200 has a strong `ETag`, and `If-None-Match` naming it answers 304 (`github_etag`).
-Faults: THROTTLE alternates a secondary-limit 403 and a 429, both with `retry-after`;
-SERVER_ERROR answers the plan's `error_status`; TRUNCATE halves a list page and drops `rel="next"`.
+Faults: THROTTLE alternates a secondary-limit 403 and a 429 (`retry-after`); SERVER_ERROR answers
+`error_status`; TRUNCATE halves a list page, no `rel="next"`. GraphQL (`POST /api/graphql`): `github_graphql`.
 """
 
 from __future__ import annotations
@@ -65,11 +65,11 @@ from custodian.sandbox.github_admin import GithubAdminRoutes
 from custodian.sandbox.github_auth import GithubAuthRoutes
 from custodian.sandbox.github_base import DOCS_URL, ApiError, Ctx, Handler, int_param, invalid, not_found
 from custodian.sandbox.github_etag import conditional
+from custodian.sandbox.github_graphql import GRAPHQL_PATHS, GithubGraphqlRoutes
 from custodian.sandbox.github_hooks import GithubHookRoutes
 from custodian.sandbox.github_issues import GithubIssueRoutes
 from custodian.sandbox.github_json import Json
 from custodian.sandbox.github_store import GithubStore
-from custodian.sandbox.github_timeline import GithubTimelineRoutes
 from custodian.sandbox.httpserver import EmulatorServer, Request, Response, empty_response, json_response
 
 __all__ = ["API_PREFIX", "GithubEmulator", "GithubStore", "start_github"]
@@ -81,7 +81,7 @@ SECONDARY_LIMIT_MESSAGE = (
 )
 
 
-class GithubEmulator(GithubHookRoutes, GithubIssueRoutes, GithubAuthRoutes, GithubAdminRoutes, GithubTimelineRoutes):
+class GithubEmulator(GithubHookRoutes, GithubIssueRoutes, GithubAuthRoutes, GithubAdminRoutes, GithubGraphqlRoutes):
     """Serves a `GithubStore` as GitHub REST (GHES `/api/v3` layout); see the module docstring."""
 
     def __init__(
@@ -123,8 +123,7 @@ class GithubEmulator(GithubHookRoutes, GithubIssueRoutes, GithubAuthRoutes, Gith
         """Restart the rate-limit window and the 403/429 throttle alternation (the store is kept)."""
         with self._lock:
             self._window_reset = int(time.time()) + 3600
-            self._used = 0
-            self._throttles = 0
+            self._used = self._graphql_used = self._throttles = 0
 
     # -- routing table --------------------------------------------------------------------------------
     def _route(self, method: str, pattern: str, handler: Handler) -> None:
@@ -185,6 +184,8 @@ class GithubEmulator(GithubHookRoutes, GithubIssueRoutes, GithubAuthRoutes, Gith
 
     # -- the Emulator protocol ------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
+        if request.path.rstrip("/") in GRAPHQL_PATHS:
+            return self.graphql(request)  # its own rate-limit headers (resource graphql), no ETag
         try:
             with self.store.lock:
                 response = self._dispatch(request)
@@ -289,7 +290,7 @@ class GithubEmulator(GithubHookRoutes, GithubIssueRoutes, GithubAuthRoutes, Gith
                 "resources": {
                     "core": core,
                     "search": {**other, "limit": 30, "remaining": 30, "resource": "search"},
-                    "graphql": {**other, "resource": "graphql"},
+                    "graphql": self.graphql_rate(),
                 },
                 "rate": core,
             },

@@ -2,8 +2,10 @@
 
 Covers `[slot - window, slot)`: every scheduled slot by job and outcome (catch-ups, missed slots,
 skipped overlaps and failures listed), every run in the window (ad-hoc ones too) with its finding
-counts, and the actions and API calls of the scheduled runs. Written atomically as Markdown and JSON
-to `reports/digests/<YYYY-MM-DD>/digest-<job>-<slot>.{md,json}`.
+counts and trigger, the actions and API calls of the scheduled runs, and the revocations (L1/L2
+steps journaled done) split by what triggered their run: a GitHub event (`event:<delivery>`), the
+schedule (`schedule:<job>`) or a person (`manual`), with the accounts each revoked. Written
+atomically as Markdown and JSON to `reports/digests/<YYYY-MM-DD>/digest-<job>-<slot>.{md,json}`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from typing import Any
 
 from custodian.ledger.scheduling import JobRun, JobStatus
 from custodian.ledger.store import Ledger, RunRecord
+from custodian.model import ActionOutcome, ActionRecord
+from custodian.model.run import TRIGGER_KINDS
+from custodian.rules.registry import Purpose, rule
 
 _LISTED = (JobStatus.FAILED, JobStatus.INCOMPLETE, JobStatus.FENCED, JobStatus.INTERRUPTED, JobStatus.ABANDONED)
 
@@ -79,7 +84,53 @@ def build_digest(ledger: Ledger, since: datetime, until: datetime, generated_at:
         "findings_by_status": _finding_totals(runs),
         "actions": dict(sorted(actions.items())),
         "api_calls": dict(sorted(api_calls.items())),
+        "revocations": revocations_by_trigger(ledger, runs),
     }
+
+
+_LISTED_REVOCATIONS = 50
+
+
+def revokes(record: ActionRecord) -> bool:
+    """A revocation step journaled done: an action of a revoking rule (L1, L2) that ended DONE."""
+    if record.outcome is not ActionOutcome.DONE:
+        return False
+    try:
+        return rule(record.action.rule).purpose is Purpose.REVOKE
+    except KeyError:  # a rule no longer registered (an old journal): not counted
+        return False
+
+
+def revocations_by_trigger(ledger: Ledger, runs: list[RunRecord]) -> dict[str, Any]:
+    """Per trigger kind (event, schedule, manual): the applied runs that revoked something, the
+    accounts they revoked and the steps done; and the accounts revoked, newest last (the last 50)."""
+    by_trigger = {kind: {"runs": 0, "accounts": 0, "actions": 0} for kind in TRIGGER_KINDS}
+    listed: list[dict[str, Any]] = []
+    for record in sorted(runs, key=lambda r: r.info.started_at):
+        if not record.info.applied:
+            continue
+        done = [r for r in ledger.actions_for_run(record.info.run_id) if revokes(r)]
+        if not done:
+            continue
+        first: dict[str, ActionRecord] = {}
+        for action in done:
+            first.setdefault(action.action.target, action)
+        totals = by_trigger[record.info.trigger_kind]
+        totals["runs"] += 1
+        totals["accounts"] += len(first)
+        totals["actions"] += len(done)
+        listed += [
+            {
+                "account": r.action.subject.logical_name or r.action.subject.provider_name,
+                "rule": r.action.rule,
+                "trigger": record.info.trigger_kind,
+                "run_trigger": record.info.trigger,
+                "run_id": record.info.run_id,
+                "at": _iso(r.at),
+            }
+            for r in first.values()
+        ]
+    return {"by_trigger": by_trigger, "accounts": listed[-_LISTED_REVOCATIONS:]}
 
 
 def _run(record: RunRecord) -> dict[str, Any]:
@@ -90,6 +141,7 @@ def _run(record: RunRecord) -> dict[str, Any]:
         "started_at": _iso(info.started_at),
         "outcome": record.outcome or "unfinished",
         "counts": dict(record.counts),
+        "trigger": info.trigger or "manual",
     }
 
 
@@ -141,7 +193,26 @@ def render_markdown(doc: dict[str, Any]) -> str:
         lines += ["", "Actions of scheduled runs: " + ", ".join(f"{k} {v}" for k, v in doc["actions"].items()) + "."]
     if doc["api_calls"]:
         lines += ["", "API calls: " + ", ".join(f"{k} {v}" for k, v in doc["api_calls"].items()) + "."]
+    lines += _revocation_lines(doc["revocations"])
     return "\n".join(lines) + "\n"
+
+
+def _revocation_lines(revocations: dict[str, Any]) -> list[str]:
+    totals = revocations["by_trigger"]
+    said = {"event": "after a GitHub event", "schedule": "by the schedule", "manual": "by hand (CLI)"}
+    lines = ["", "## Revocations", ""]
+    lines.append(
+        "Accounts revoked "
+        + "; ".join(f"{said[k]}: {totals[k]['accounts']} ({totals[k]['runs']} run(s))" for k in TRIGGER_KINDS)
+        + "."
+    )
+    if revocations["accounts"]:
+        lines += ["", "| account | rule | trigger | run | at |", "|---|---|---|---|---|"]
+        lines += [
+            f"| {a['account']} | {a['rule']} | {a['run_trigger'] or 'manual'} | {a['run_id']} | {a['at']} |"
+            for a in revocations["accounts"][-20:]
+        ]
+    return lines
 
 
 def _atomic_write(path: Path, text: str) -> None:

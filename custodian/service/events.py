@@ -3,10 +3,13 @@
 `EventRunner.poll()` (every `service.webhooks.poll_every`, from its own thread, or called by tests)
 does nothing on a standby: only the leader acts, and any replica may have recorded the event (the
 ledger is shared). On the leader, each due `pending` event is claimed under its lease (in the same
-transaction), run through `run_lifecycle` (the same collect, rules, plan, gate, caps, executor and
-journal as a scheduled run) restricted to the event's version and the accounts part, with the run's
-`trigger` `event:<delivery id>`, and finished `done` or `failed`. When an applied run (a scheduled
-one) holds the apply lock, the event goes back to `pending` and is retried at the next poll.
+transaction), run through `run_lifecycle` (the same rules, plan, gate, executor and journal as a
+scheduled run) restricted to the event's version and the accounts part, with the run's `trigger`
+`event:<delivery id>` (kept on the run in the ledger), and finished `done` or `failed`. Such a run
+collects that version only (`custodian.collect.version_scope`: its tags, deployments and accounts
+by name, a handful of calls); its revocation steps count in the metrics under `trigger="event"`.
+When an applied run (a scheduled one) holds the apply lock, the event goes back to `pending` and is
+retried at the next poll.
 
 When this replica becomes leader (a new lease epoch), events left `running` by a gone leader are
 put back to `pending` first: a run is idempotent, and the journal settles what a crashed one began.
@@ -30,6 +33,7 @@ from custodian.model import RunMode
 from custodian.progress import LogProgress
 from custodian.service.jobs import result_of_run
 from custodian.service.lease import LeaseKeeper, RunFence
+from custodian.service.metrics import ServiceMetrics
 
 _LOG = logging.getLogger("release_custodian.events")
 
@@ -46,6 +50,7 @@ class EventRunner:
         clock: Callable[[], datetime],
         stopping: threading.Event,
         poll_every: timedelta = timedelta(seconds=2),
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.config = config
         self.ledger = ledger
@@ -54,6 +59,7 @@ class EventRunner:
         self.clock = clock
         self.stopping = stopping
         self.poll_every = poll_every
+        self.metrics = metrics
         self._epoch: int | None = None
         self._poll_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -124,6 +130,8 @@ class EventRunner:
         else:
             result = result_of_run(outcome)
             status, detail, run_id = EventStatus.DONE, result.detail, result.run_id
+            if self.metrics is not None:
+                self.metrics.revoked(event.trigger, int(result.extra.get("revocations", 0)))
             if fence.refused is not None:  # stopped acting part-way: the next leader runs it again
                 status, detail = EventStatus.PENDING, f"{fence.reason}; {detail}"
         self.events.finish_webhook_event(

@@ -19,6 +19,7 @@ from custodian.ledger.scheduling import JobStatus
 from custodian.ledger.store import Ledger
 from custodian.model import RunMode
 from custodian.progress import Progress
+from custodian.service.digest import revokes
 
 if TYPE_CHECKING:
     from custodian.run import RunOutcome
@@ -86,7 +87,12 @@ def result_of_run(outcome: RunOutcome) -> JobResult:
         findings=dict(findings),
         actions=dict(actions),
         api_calls={p: dict(m) for p, m in outcome.api_calls.items()},
-        extra={"exit_code": int(code), "reports": str(outcome.reports.directory), "counts": result.counts()},
+        extra={
+            "exit_code": int(code),
+            "reports": str(outcome.reports.directory),
+            "counts": result.counts(),
+            "revocations": sum(1 for r in result.actions if revokes(r)),  # L1/L2 steps done (digest, metrics)
+        },
     )
 
 

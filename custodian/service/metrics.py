@@ -8,6 +8,8 @@
 - `release_custodian_job_catch_up_runs_total{job}` (counter): runs made once, late, after downtime
 - `release_custodian_findings{job,rule,status}` (gauge): findings of the job's last run
 - `release_custodian_actions_total{job,kind,outcome}` (counter): actions of the jobs' runs
+- `release_custodian_revocations_total{trigger}` (counter): revocation steps (L1/L2) done, by what
+  triggered their run: `event` (a GitHub webhook's hand-off), `schedule` (a job), `manual`
 - `release_custodian_api_calls_total{job,provider,method}` (counter): provider API calls
 - `release_custodian_lease_leader` (gauge): 1 if this replica holds the leader lease
 - `release_custodian_lease_epoch` (gauge): the lease's epoch (fencing token) as last seen
@@ -23,6 +25,7 @@ from collections.abc import Mapping
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from custodian.ledger.scheduling import JobRun, JobStatus, LeaseState
+from custodian.model.run import TRIGGER_KINDS, trigger_kind
 
 PREFIX = "release_custodian"
 
@@ -61,6 +64,14 @@ class ServiceMetrics:
         self.actions = Counter(
             f"{PREFIX}_actions", "Actions of the jobs by kind and outcome", ["job", "kind", "outcome"], registry=r
         )
+        self.revocations = Counter(
+            f"{PREFIX}_revocations",
+            "Revocation steps (L1/L2) done, by what triggered their run: event, schedule or manual",
+            ["trigger"],
+            registry=r,
+        )
+        for kind in TRIGGER_KINDS:  # every label from the start: a rate over 0 is 0, not missing
+            self.revocations.labels(kind)
         self.api_calls = Counter(
             f"{PREFIX}_api_calls", "Provider API calls of the jobs", ["job", "provider", "method"], registry=r
         )
@@ -110,6 +121,11 @@ class ServiceMetrics:
         for provider, methods in (api_calls or {}).items():
             for method, count in methods.items():
                 self.api_calls.labels(job, provider, method).inc(count)
+
+    def revoked(self, trigger: str | None, steps: int) -> None:
+        """A run triggered by `trigger` (`event:...`, `schedule:...`, None) did `steps` revocation steps."""
+        if steps:
+            self.revocations.labels(trigger_kind(trigger)).inc(steps)
 
     def _set_findings(self, job: str, findings: Mapping[str, int]) -> None:
         with self._lock:

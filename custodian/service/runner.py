@@ -236,6 +236,8 @@ class SchedulerService:
             actions=result.actions if result else None,
             api_calls=result.api_calls if result else None,
         )
+        if result is not None:
+            self.metrics.revoked(f"schedule:{job.job_id}", int(result.extra.get("revocations", 0)))
         _LOG.log(
             logging.INFO if status is JobStatus.SUCCEEDED else logging.WARNING,
             f"{label}: {status.value} in {duration:.1f}s: {detail}",

@@ -1,4 +1,4 @@
-"""Configuration: the example configs load, and every broken config in `bad/` says what is wrong."""
+"""Configuration: the example configs load, and every broken config in the bad-input corpus says what is wrong."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from custodian.cli import main
 from custodian.config import ConfigError, load_config
 
 HERE = Path(__file__).parent
-BAD = sorted((HERE / "bad").glob("*.yaml"))
+FIXTURES = HERE.parent / "fixtures" / "bad"  # the bad-input corpus: its configs are in config/
+BAD = sorted((FIXTURES / "config").glob("*.yaml"))
 
 
 def expected_fragment(path: Path) -> str:
@@ -30,8 +31,8 @@ def test_good_config_loads_with_defaults() -> None:
 
 @pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
 def test_bad_config_is_explained(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(HERE)
-    relative = path.relative_to(HERE)
+    monkeypatch.chdir(FIXTURES)
+    relative = path.relative_to(FIXTURES)
     with pytest.raises(ConfigError) as info:
         load_config(relative)
     assert expected_fragment(path) in str(info.value)
@@ -41,12 +42,12 @@ def test_bad_config_is_explained(path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_config_validate_exits_2_and_names_the_problem(
     path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(HERE)
-    before = sorted(p.name for p in HERE.rglob("*"))
-    assert main(["config", "validate", str(path.relative_to(HERE))]) == 2
+    monkeypatch.chdir(FIXTURES)
+    before = sorted(p.name for p in FIXTURES.rglob("*"))
+    assert main(["config", "validate", str(path.relative_to(FIXTURES))]) == 2
     err = capsys.readouterr().err
     assert expected_fragment(path) in " ".join(err.split())
-    assert sorted(p.name for p in HERE.rglob("*")) == before  # nothing was created or changed
+    assert sorted(p.name for p in FIXTURES.rglob("*")) == before  # nothing was created or changed
 
 
 def test_config_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:

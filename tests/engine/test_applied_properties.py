@@ -50,6 +50,7 @@ from custodian.rules.reaping import MarkState, read_mark
 from custodian.sandbox.arm import ArmEmulator, start_arm
 from custodian.sandbox.httpserver import EmulatorServer
 from custodian.sandbox.tls import SandboxTLS
+from tests import reliability
 from tests.engine.test_plan_properties import Oracle
 from tests.engine.world import NOW, SUBS, World, worlds
 from tests.engine_helpers import REAP, gate_for
@@ -149,9 +150,20 @@ def _apply(arm: Arm, world: World, resources: list[AzureResource]) -> tuple[Plan
     return plan, executor.run(plan.actions) if plan.aborted is None else []
 
 
+APPLIED = "applied runs on the ARM emulator"
+APPLIED_INVARIANTS = (
+    "nothing held is deleted or marked, directly or by a cascade (emulator state)",
+    "nothing outside the allowlist changes (emulator state)",
+    "nothing prod-stage, in flight, managed or in a partial inventory is deleted (emulator state)",
+    "what the dry run planned is what the applied run did, and nothing failed",
+    "applying again changes nothing: no mutating request reaches the emulator",
+)
+
+
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(world=worlds(reaping=True, most=8))
 def test_the_emulator_state_after_an_applied_run_keeps_every_invariant(arm: Arm, world: World) -> None:
+    reliability.example(APPLIED, APPLIED_INVARIANTS)
     _seed(arm, world)
     before = {d["id"].lower(): d for d in (arm.emulator.store.get(doc["id"]) for doc in world.docs) if d}
     resources = _read_back(arm, world)
@@ -165,6 +177,13 @@ def test_the_emulator_state_after_an_applied_run_keeps_every_invariant(arm: Arm,
 
     after = {key: arm.emulator.store.get(doc["id"]) for key, doc in before.items()}
     by_key = {r.key: r for r in resources}
+    wrong = sum(
+        1
+        for key, doc_before in before.items()
+        if (oracle.held(by_key[key], None, None) or not oracle.deletable(by_key[key]))
+        and (after[key] is None or ((after[key] or {}).get("tags") or {}) != (doc_before.get("tags") or {}))
+    )
+    reliability.measure(APPLIED, wrong=wrong)
     for key, doc_before in before.items():
         resource = by_key[key]
         now_doc = after[key]
@@ -183,7 +202,9 @@ def test_the_emulator_state_after_an_applied_run_keeps_every_invariant(arm: Arm,
     again_resources = [r for r in (arm.resources.get(doc["id"]) for doc in world.docs) if r is not None]
     arm.server.clear_log()
     _, again = _apply(arm, replace(world, resources=again_resources), again_resources)
-    assert [r for r in arm.server.requests if r.method in MUTATING] == []
+    again_sent = [r for r in arm.server.requests if r.method in MUTATING]
+    reliability.measure(APPLIED, twice=len(again_sent))
+    assert again_sent == []
     assert all(r.action.kind is not ActionKind.DELETE_RESOURCE or r.detail == "already gone" for r in again)
 
 

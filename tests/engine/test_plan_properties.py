@@ -34,6 +34,7 @@ from custodian.rules.leftovers import blob_is_leftover, blob_leftover, completed
 from custodian.rules.lifecycle import LifecycleSettings, evaluate_accounts
 from custodian.rules.naming import AccountNamer
 from custodian.rules.orphans import blob_orphan, is_stale_blob, one_per_target, resource_orphans
+from tests import reliability
 from tests.engine.world import NOW, STAGES, World, fold, worlds
 from tests.engine_helpers import REAP, gate_for, targets_of
 
@@ -43,6 +44,17 @@ PROPERTY = settings(
 )
 LIFECYCLE = LifecycleSettings(AccountNamer(STAGES), timedelta(hours=1), timedelta(hours=1), timedelta(hours=24))
 DELETING_RULES = {"L3", "L4", "O1", "O2", "O3", "O4", "O6"}
+PLAN_INVARIANTS = (  # what check_invariants asserts of every example (RELIABILITY.md lists them)
+    "a cap that is exceeded aborts the run before its first action",
+    "nothing outside the allowlist changes",
+    "nothing is acted on in a partial inventory",
+    "no hand-off before its grace (L1 after the next stage started, L2/L3 after prod success)",
+    "nothing held is deleted or marked, directly or by a cascade",
+    "nothing prod-stage, of an incomplete release or owned by a managed parent is deleted",
+    "a deletion waits for whatever must go first (attachments, detaches)",
+    "the dry run plans exactly what an applied run acts on",
+    "holds never keep a credential working (revocations are planned)",
+)
 
 
 def verdicts_of(world: World) -> list[Verdict]:
@@ -128,12 +140,14 @@ class Oracle:
 @PROPERTY
 @given(worlds())
 def test_the_plan_keeps_every_invariant(world: World) -> None:
+    reliability.example("planner: random worlds", PLAN_INVARIANTS)
     check_invariants(world)
 
 
 @PROPERTY
 @given(worlds(reaping=True))
 def test_the_plan_keeps_every_invariant_when_much_is_due_for_deletion(world: World) -> None:
+    reliability.example("planner: worlds with much due for deletion", PLAN_INVARIANTS)
     check_invariants(world)
 
 
@@ -241,6 +255,10 @@ def test_with_notifications_nothing_is_deleted_before_its_owner_was_told_notify_
 ) -> None:
     """Notices only take deletions away (those whose first notice is missing or too recent); every other
     action, and every deletion whose owner was told long enough before, is the plan without notifications."""
+    reliability.example(
+        "planner with notifications",
+        ["nothing is deleted before its owner was told notify_before earlier", "notices only take deletions away"],
+    )
     verdicts = verdicts_of(world)
     inventory = world.inventory()
     limits = Limits(world.max_actions, world.max_percent)

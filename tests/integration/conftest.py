@@ -15,6 +15,8 @@ from custodian.ledger.store import Ledger
 from custodian.sandbox.runtime import Sandbox
 from custodian.sandbox.scenario import load_scenario
 
+READS = frozenset({"GET", "HEAD", "GRAPHQL"})
+
 
 @dataclass
 class Env:
@@ -23,12 +25,18 @@ class Env:
     ledger: Ledger
     tmp: Path
 
+    def read_only(self) -> bool:
+        """Whether every request the emulators saw was a read: GET, HEAD, or a GraphQL query (the
+        GitHub emulator's schema has no mutation type, so a GraphQL request cannot change anything)."""
+        return {method for method, _, _ in self.requests()} <= READS
+
     def requests(self) -> list[tuple[str, str, int]]:
-        """Every request both emulators saw, as (method, path, status)."""
+        """Every request both emulators saw, as (method, path, status); a GitHub GraphQL query (a POST
+        on the wire, a read: the client sends queries only) shows as method `GRAPHQL`."""
         out = []
         for server in (self.sandbox.arm_server, self.sandbox.github_server):
             assert server is not None
-            out += [(r.method, r.path, r.status) for r in server.requests]
+            out += [("GRAPHQL" if r.path.endswith("/graphql") else r.method, r.path, r.status) for r in server.requests]
         return out
 
     def clear_logs(self) -> None:

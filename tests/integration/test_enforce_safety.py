@@ -10,6 +10,7 @@ from custodian.config import EnforceConfig
 from custodian.model import ActionOutcome, RunMode, Status
 from custodian.run import RunOutcome, RunRequest, run_lifecycle
 from custodian.sandbox.faults import FaultPlan
+from tests import reliability
 from tests.integration.conftest import Env
 
 MUTATING = {"PUT", "PATCH", "POST", "DELETE"}
@@ -76,6 +77,17 @@ def test_partial_inventory_blocks_actions_in_its_scope(seed_env: Env) -> None:
     server.set_faults(FaultPlan(server_error=1.0, path_regex="registries/qasecureregistry/tokens", methods=("GET",)))
     outcome = run(seed_env, RunRequest(RunMode.ENFORCE, apply=True))
     errors = [f for f in outcome.result.findings if f.status is Status.ERROR and f.rule == "COLLECT"]
+    reliability.record(
+        "fault",
+        fault="server_error (500, every retry)",
+        where="ARM ACR token listing",
+        injected=sum(r.fault == "server_error" for r in server.requests),
+        outcome="COLLECT ERROR, registry blocked" if errors else "not detected",
+        survived=len(errors) == 1,
+    )
+    reliability.record_requests(
+        "ACR token listing failing with 500", server.requests, wrong=lambda r: "qasecureregistry" in r.path.lower()
+    )
     assert len(errors) == 1 and "qasecureregistry" in (errors[0].subject.scope or "")
     assert not any("qasecureregistry" in (r.action.subject.scope or "") for r in outcome.result.actions)
     assert int(outcome.exit_code) == 1  # incomplete run
@@ -86,9 +98,17 @@ def test_partial_inventory_blocks_actions_in_its_scope(seed_env: Env) -> None:
 def test_timeline_failure_blocks_every_account_action(seed_env: Env) -> None:
     server = seed_env.sandbox.github_server
     assert server is not None
-    server.set_faults(FaultPlan(server_error=1.0, path_regex="/repos/acme/product/(tags|git/)"))
+    server.set_faults(FaultPlan(server_error=1.0, path_regex="/repos/acme/product/(tags|git/)|/graphql$"))
     outcome = run(seed_env, RunRequest(RunMode.ENFORCE, apply=True))
     # no version is known, so no account parses (N1) and nothing is proposed; whatever was would be refused
+    reliability.record(
+        "fault",
+        fault="server_error (500, every retry)",
+        where="GitHub tags (the release timeline)",
+        injected=sum(r.fault == "server_error" for r in server.requests),
+        outcome="COLLECT ERROR, every account action skipped",
+        survived=mutations(seed_env) == [],
+    )
     assert all(r.outcome is ActionOutcome.SKIPPED for r in outcome.result.actions)
     assert mutations(seed_env) == []
     assert any(f.rule == "COLLECT" and f.subject.provider_name == "timeline" for f in outcome.result.findings)
@@ -128,7 +148,7 @@ def test_as_of_forecasts_what_will_be_due(seed_env: Env) -> None:
     now = seed_env.sandbox.clock.now()
     today = run(seed_env, RunRequest(RunMode.AUDIT))
     later = run(seed_env, RunRequest(RunMode.AUDIT, as_of=now + timedelta(days=2)))
-    assert {m for m, _, _ in seed_env.requests()} <= {"GET", "HEAD"}
+    assert {m for m, _, _ in seed_env.requests()} <= {"GET", "HEAD", "GRAPHQL"}  # GraphQL: queries only
 
     def l1(outcome: RunOutcome) -> dict[str, Status]:
         return {f.subject.provider_name: f.status for f in outcome.result.findings if f.rule == "L1"}

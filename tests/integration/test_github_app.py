@@ -24,7 +24,7 @@ from tests.integration.conftest import Env
 APP_ID = 424242
 INSTALLATION = 51001
 EXCHANGE = f"/api/v3/app/installations/{INSTALLATION}/access_tokens"
-READS = {"GET", "HEAD"}
+READS = {"GET", "HEAD", "GRAPHQL"}
 
 
 def as_app(env: Env, *, installation_id: int | None = INSTALLATION, key_file: str | None = None) -> None:
@@ -43,8 +43,10 @@ def run(env: Env, request: RunRequest, progress: Progress | None = None) -> RunO
 
 
 def github_log(env: Env) -> list[tuple[str, str, int]]:
+    """The GitHub emulator's requests; GraphQL queries (read-only POSTs, guarded as such) shown as GRAPHQL."""
     assert env.sandbox.github_server is not None
-    return [(r.method, r.path, r.status) for r in env.sandbox.github_server.requests]
+    requests = env.sandbox.github_server.requests
+    return [("GRAPHQL" if r.path.endswith("/graphql") else r.method, r.path, r.status) for r in requests]
 
 
 def github_errors(outcome: RunOutcome) -> list[str]:

@@ -1,7 +1,9 @@
 """GitHub reads kept between runs (issue 12): facts read once, conditional requests, the rate-limit budget.
 
 Everything goes over real HTTP to the GitHub emulator through the real PyGithub client; the
-emulator's request log and its rate-limit accounting are the evidence. Nothing is patched.
+emulator's request log and its rate-limit accounting are the evidence. Nothing is patched. The
+timeline is read over REST here (`api: rest`), where these caches apply; GraphQL's batched
+listings are tested in `test_github_graphql`.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class World:
     tmp: Path
 
     def session(self) -> GithubSession:
-        settings = GithubSettings(f"{self.server.url}/api/v3", "t0ken", "acme", enterprise=True)
+        settings = GithubSettings(f"{self.server.url}/api/v3", "t0ken", "acme", enterprise=True, api="rest")
         return GithubSession(settings, CallCounter())
 
     def config(self) -> Config:
@@ -58,7 +60,7 @@ class World:
         return parse_config(
             f"""
 github: {{mode: enterprise-server, base_url: "{self.server.url}/api/v3", org: acme, release_repos: [{REPO}],
-          token: {{env: CACHE_TEST_TOKEN}}}}
+          token: {{env: CACHE_TEST_TOKEN}}, api: rest}}
 azure: {{arm_endpoint: "{self.arm_url}", ca_bundle: "{self.ca}", subscriptions: [{SUB}],
          access_token: {{env: CACHE_TEST_TOKEN}}, registries: []}}
 ledger: {{url: "sqlite:///{self.tmp / "ledger.sqlite"}"}}

@@ -70,7 +70,7 @@ def test_first_audit_reports_each_seeded_violation(seed_env: Env) -> None:
 def test_audit_is_read_only_on_the_wire(seed_env: Env) -> None:
     run(seed_env, RunRequest(RunMode.AUDIT))
     methods = Counter(method for method, _, _ in seed_env.requests())
-    assert methods and set(methods) <= {"GET", "HEAD"}, methods
+    assert methods and set(methods) <= {"GET", "HEAD", "GRAPHQL"}, methods  # GraphQL: queries only (the guard)
 
 
 def test_enforce_fixes_l1_to_l3_and_leaves_held_accounts_untouched(seed_env: Env) -> None:
@@ -105,7 +105,7 @@ def test_enforce_fixes_l1_to_l3_and_leaves_held_accounts_untouched(seed_env: Env
 
 def test_dry_run_plans_exactly_what_apply_does_and_changes_nothing(seed_env: Env) -> None:
     dry = run(seed_env, RunRequest(RunMode.ENFORCE))
-    assert {m for m, _, _ in seed_env.requests()} <= {"GET", "HEAD"}
+    assert {m for m, _, _ in seed_env.requests()} <= {"GET", "HEAD", "GRAPHQL"}
     assert all(r.outcome is ActionOutcome.PLANNED for r in dry.result.actions)
     applied = run(seed_env, RunRequest(RunMode.ENFORCE, apply=True))
     assert {r.action.key for r in dry.result.actions} == {r.action.key for r in applied.result.actions}

@@ -20,6 +20,7 @@ from custodian.model import ActionOutcome, RunMode, Status
 from custodian.providers.paging import PageGuard, PagingError
 from custodian.run import RunOutcome, RunRequest, run_lifecycle
 from custodian.sandbox.faults import FaultInjector, FaultKind, FaultPlan
+from tests import reliability
 from tests.integration.conftest import Env
 from tests.reaper.support import SUB, Step, due_mark, reaper_sandbox
 
@@ -47,6 +48,15 @@ def run_looped(env: Env, server_name: str, path_regex: str) -> tuple[RunOutcome,
     worker.join(timeout=DEADLINE_S)
     elapsed = time.monotonic() - started
     looped = [r.path for r in server.requests if r.fault == FaultKind.LOOP_NEXT.value]
+    errors = collect_errors(done[0]) if done else []
+    reliability.record(
+        "fault",
+        fault="loop_next",
+        where=f"{server_name} {path_regex}",
+        injected=len(looped),
+        outcome=f"stopped after {len(looped)} pages: COLLECT ERROR" if errors else "not stopped",
+        survived=bool(errors) and not worker.is_alive(),
+    )
     assert not worker.is_alive(), f"the run did not end in {DEADLINE_S} s: {len(looped)} looping pages requested"
     assert done, "the run raised (see the thread's traceback above)"
     return done[0], looped, elapsed
@@ -71,6 +81,8 @@ def test_a_looping_acr_token_listing_is_a_collect_error_of_its_registry(seed_env
     assert "qasecureregistry" in (error[0] or "") and LOOPED in error[1]
     assert "tokens of registry qasecureregistry: stopped after 2 pages, incomplete" in error[1]
     assert not [r for r in outcome.result.actions if "qasecureregistry" in (r.action.subject.scope or "")]
+    logs = [r for s in (seed_env.sandbox.arm_server, seed_env.sandbox.github_server) if s for r in s.requests]
+    reliability.record_requests("looping ACR token listing", logs, wrong=lambda r: "qasecureregistry" in r.path.lower())
     assert mutations(seed_env, "qasecureregistry") == []
     assert any(r.outcome is ActionOutcome.DONE for r in outcome.result.actions)  # other scopes carried on
     assert int(outcome.exit_code) == 1  # an incomplete run
@@ -82,12 +94,19 @@ def test_a_looping_github_user_listing_is_a_collect_error_of_the_org(seed_env: E
     (error,) = collect_errors(outcome)
     assert error[0] == "github:acme" and LOOPED in error[1] and "GET /users: stopped after 2 pages" in error[1]
     github_actions = [r for r in outcome.result.actions if r.action.subject.provider == "github"]
+    assert seed_env.sandbox.github_server is not None
+    reliability.record_requests("looping GitHub user listing", seed_env.sandbox.github_server.requests, wrong=bool)
     assert all(r.outcome is ActionOutcome.SKIPPED for r in github_actions)
-    assert not [r for r in seed_env.sandbox.github_server.requests if r.method in MUTATING]  # type: ignore[union-attr]
+    github = seed_env.sandbox.github_server
+    assert github is not None
+    assert not [r for r in github.requests if r.method in MUTATING and not r.path.endswith("/graphql")]
     assert int(outcome.exit_code) == 1
 
 
 def test_a_looping_tag_listing_is_a_collect_error_of_the_timeline_and_nothing_is_done(seed_env: Env) -> None:
+    # REST's refs listing (GraphQL's looping cursor: tests/integration/test_github_graphql.py)
+    github = seed_env.config.github.model_copy(update={"api": "rest"})
+    seed_env.config = seed_env.config.model_copy(update={"github": github})
     outcome, looped, elapsed = run_looped(seed_env, "github_server", r"/git/matching-refs/tags")
     assert elapsed < 60 and len(looped) == 2
     (error,) = collect_errors(outcome)

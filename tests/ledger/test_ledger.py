@@ -56,6 +56,7 @@ TABLES = {
     "notices",
     "github_facts",
     "github_etags",
+    "listing_sizes",
     "alembic_version",
 }
 
@@ -129,7 +130,7 @@ def test_open_migrates_an_empty_database_and_reopening_is_idempotent(ledger_url:
     try:
         with engine.connect() as conn:
             assert set(inspect(conn).get_table_names()) == TABLES
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0007"]
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0009"]
     finally:
         engine.dispose()
 

@@ -70,7 +70,8 @@ class Step:
         return self.outcome.reports.directory
 
     def mutations(self) -> list[RequestRecord]:
-        return [r for r in self.requests if r.method not in ("GET", "HEAD", "OPTIONS")]
+        # GitHub's GraphQL endpoint is POSTed for reads (the timeline's paged queries); it is no change
+        return [r for r in self.requests if r.method not in ("GET", "HEAD", "OPTIONS") and r.path != "/api/graphql"]
 
     def finding(self, name: str) -> Finding:
         matches = [f for f in self.findings if f.subject.provider_name == name]

@@ -13,6 +13,7 @@ from custodian.model import Action as EngineAction
 from custodian.model import ActionKind, ActionOutcome, ResourceKind, RunInfo, RunMode, Scope, Status, Subject
 from custodian.run import ACCOUNTS, REAPER
 from custodian.sandbox.faults import FaultPlan
+from tests import reliability
 from tests.reaper.support import PROD, SUB, Reaper, due_mark, reaper_sandbox, rid
 
 pytestmark = pytest.mark.slow
@@ -38,8 +39,17 @@ def test_a_page_cut_short_blocks_every_action_in_its_subscription(fresh: Reaper)
     )
     step = fresh.run("truncated", RunMode.ENFORCE, apply=True)
 
-    assert any(r.fault == "truncate" for r in step.requests)
     errors = [f for f in step.findings if f.status is Status.ERROR and f.rule == "COLLECT"]
+    _, wrong = reliability.record_requests("a disk page cut short", step.requests, wrong=bool)
+    reliability.record(
+        "fault",
+        fault="truncate",
+        where="ARM disks listing",
+        injected=sum(r.fault == "truncate" for r in step.requests),
+        outcome="COLLECT ERROR, subscription blocked" if errors else "not detected",
+        survived=bool(errors) and not wrong,
+    )
+    assert any(r.fault == "truncate" for r in step.requests)
     assert [f.subject.scope for f in errors] == [f"/subscriptions/{SUB}"]
     assert "disk listings disagree (partial inventory)" in errors[0].message
     assert step.mutations() == []  # not even the NIC, whose listing was complete: the subscription is blocked
@@ -58,6 +68,15 @@ def test_a_500_that_outlasts_the_retries_blocks_deletion(fresh: Reaper) -> None:
     )
     step = fresh.run("500", RunMode.ENFORCE, apply=True)
     errors = [f for f in step.findings if f.status is Status.ERROR]
+    _, wrong = reliability.record_requests("a NIC listing failing with 500", step.requests, wrong=bool)
+    reliability.record(
+        "fault",
+        fault="server_error (500, every retry)",
+        where="ARM NIC listing",
+        injected=sum(r.fault == "server_error" for r in step.requests),
+        outcome="COLLECT ERROR, deletion blocked" if errors else "not detected",
+        survived=bool(errors) and not wrong,
+    )
     assert {f.rule for f in errors} == {"COLLECT", "SAFETY"}
     assert any("InternalServerError" in (f.evidence.get("problems") or "") for f in errors)
     assert step.mutations() == []
@@ -95,7 +114,8 @@ def test_an_incomplete_timeline_blocks_release_tagged_resources_while_untagged_o
     _due(fresh, "disk-legacy-export-01")
     _due(fresh, "disk-v001-qa-cache", rule="L4")
     assert fresh.sandbox.github_server is not None
-    fresh.sandbox.github_server.set_faults(FaultPlan(server_error=1.0, path_regex=r"/repos/acme/product/deployments"))
+    deployments = r"/repos/acme/product/deployments|/graphql$"  # read over REST or GraphQL
+    fresh.sandbox.github_server.set_faults(FaultPlan(server_error=1.0, path_regex=deployments))
     step = fresh.run("timeline", RunMode.ENFORCE, apply=True)
     assert any(f.rule == "COLLECT" and f.subject.scope == "timeline" for f in step.findings)
     assert [r.outcome for r in step.records_for("disk-legacy-export-01")] == [ActionOutcome.DONE]

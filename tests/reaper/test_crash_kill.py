@@ -35,6 +35,7 @@ from custodian.engine.execute import ACCEPTED
 from custodian.ledger.store import Ledger
 from custodian.model import RunMode
 from custodian.sandbox.httpserver import Request, Response, json_response
+from tests import reliability
 from tests.reaper.processes import DUE, KILLED, ArmHook, Child, enforce, make_due, resource_deletes, write_config
 from tests.reaper.support import Reaper, reaper_sandbox
 
@@ -175,6 +176,19 @@ def test_a_killed_applied_run_is_finished_by_the_next_without_a_second_delete(
 ) -> None:
     outcome = _trial(tmp_path, point, victim)
     twice = {path: n for path, n in outcome.deletes.items() if n != 1}
+    wrong = len(set(outcome.deletes) - set(reference.deletes)) + len(reference.remaining - outcome.remaining)
+    same = not twice and not wrong and outcome.remaining == reference.remaining
+    reliability.record(
+        "crash",
+        trial=trial,
+        seed=trial,
+        point=point,
+        victim=victim,
+        deletes=sum(outcome.deletes.values()),
+        twice=sum(n - 1 for n in twice.values()),
+        wrong=wrong,
+        outcome="converged" if same else "diverged",
+    )
     assert twice == {}, f"trial {trial} ({point}): DELETEs carried out more than once: {twice}\n{outcome.log}"
     assert set(outcome.deletes) == set(reference.deletes), outcome.log
     assert outcome.remaining == reference.remaining, outcome.log

@@ -19,6 +19,7 @@ import pytest
 
 from custodian.model import RunMode, Status
 from custodian.run import ACCOUNTS, REAPER, RunTuning
+from tests import reliability
 from tests.reaper.support import PROD, SUB, reaper_sandbox
 
 pytestmark = pytest.mark.slow
@@ -70,6 +71,14 @@ def test_an_endpoint_that_never_answers_fails_each_scope_in_seconds(tmp_path: Pa
         elapsed = time.monotonic() - started
     errors = [f for f in step.findings if f.status is Status.ERROR and f.rule == "COLLECT"]
     scopes = {f.subject.scope for f in errors}
+    reliability.record(
+        "fault",
+        fault="endpoint never answers",
+        where="ARM (every call, c7n included)",
+        injected=len(errors),
+        outcome=f"{len(errors)} COLLECT ERRORs in {elapsed:.0f}s",
+        survived=elapsed < 150 and f"/subscriptions/{SUB}" in scopes and not step.mutations(),
+    )
     assert {f"/subscriptions/{SUB}", f"/subscriptions/{PROD}"} <= scopes, [f.message for f in errors]
     assert len(errors) >= 2 + len(config.azure.registries)  # each subscription and each registry's tokens
     assert int(step.outcome.exit_code) == 1

@@ -10,6 +10,7 @@ import pytest
 
 from custodian.model import ActionKind, ActionOutcome, RunMode
 from custodian.sandbox.faults import FaultPlan
+from tests import reliability
 from tests.reaper.support import reaper_sandbox
 
 pytestmark = pytest.mark.slow
@@ -22,6 +23,16 @@ def test_a_mark_whose_answer_was_dropped_is_done_by_re_read(tmp_path: Path) -> N
         step = reaper.run("mark", RunMode.ENFORCE, apply=True)
         dropped = [r for r in step.requests if r.fault == "drop"]
         marks = [r for r in step.records if r.action.kind is ActionKind.MARK]
+        twice, _ = reliability.record_requests("lost answers (PATCH dropped)", step.requests)
+        done = {r.outcome for r in marks} == {ActionOutcome.DONE}
+        reliability.record(
+            "fault",
+            fault="drop",
+            where="ARM PATCH (marks)",
+            injected=len(dropped),
+            outcome="DONE by re-read" if done else "not all DONE",
+            survived=done and twice == 0,
+        )
         assert dropped and marks and len(dropped) == len(marks)
         assert {r.outcome for r in marks} == {ActionOutcome.DONE}
         assert all("confirmed by re-read (the call reported:" in r.detail for r in marks)

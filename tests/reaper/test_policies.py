@@ -134,3 +134,16 @@ def test_the_run_copy_is_owner_only_whatever_the_umask(tmp_path: Path) -> None:
         os.umask(previous)
     assert oct(policy_set.file.stat().st_mode & 0o777) == "0o600"
     assert [oct((tmp_path / d).stat().st_mode & 0o777) for d in ("run", "run/arm")] == ["0o700", "0o700"]
+
+
+def test_a_power_policy_lists_every_vm_s_status_and_nothing_else(tmp_path: Path) -> None:
+    policy_set = build_policy_set(POLICIES, AGES, tmp_path)
+    (power,) = policy_set.with_role("power")
+    assert power.kind is ResourceKind.VIRTUAL_MACHINE and power.data["query"] == [{"status_only": "true"}]
+    o5 = next(p for p in policy_set.policies if p.rule == "O5")
+    assert o5.data["query"] == power.data["query"]  # one statusOnly listing serves both (c7n's cache key)
+    assert not any(f.get("type") == "instance-view" for p in policy_set.policies for f in p.data.get("filters") or [])
+    directory = _copy(tmp_path)
+    _edit(directory, "inventory.yml", '      - status_only: "true"\n', '      - status_only: "false"\n')
+    problems = _problems(directory, tmp_path)
+    assert any("inventory-vm-power: a power policy has no rule and no filter, and the query" in p for p in problems)

@@ -295,6 +295,7 @@ def test_formats_are_selectable_and_json_is_always_written(result: RunResult, tm
     paths = write_reports(result, tmp_path / "a", formats=("sarif", "ocsf"))
     assert [p.name for p in paths.files()] == ["findings.json", "findings.sarif", "findings.ocsf.json"]
     assert sorted(p.name for p in paths.directory.iterdir()) == [
+        ".release-custodian-run",  # the run directory's marker (report retention)
         "findings.json",
         "findings.ocsf.json",
         "findings.sarif",

@@ -51,7 +51,10 @@ from custodian.reports import (
     report_paths,
     write_reports,
 )
+from custodian.reports.common import sorted_findings
+from custodian.reports.csv_report import finding_row
 from custodian.reports.formats import REPORT_FORMATS
+from custodian.reports.retention import RUN_MARKER
 
 # 00:30 at UTC+2 is 22:30 the day before in UTC: the run directory uses the UTC date.
 STARTED = datetime(2024, 5, 2, 0, 30, tzinfo=timezone(timedelta(hours=2)))
@@ -211,8 +214,33 @@ def test_write_reports_layout_uses_utc_date_and_leaves_no_temp_files(result: Run
     assert paths.directory == tmp_path / "2024-05-01" / RUN_ID
     assert [p.name for p in paths] == ["findings.json", "findings.csv", "summary.md", "report.html", "junit.xml"]
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
-    assert sorted(p.name for p in paths.directory.iterdir()) == sorted(p.name for p in paths)
+    assert sorted(p.name for p in paths.directory.iterdir()) == sorted([RUN_MARKER, *(p.name for p in paths)])
     assert report_paths(result, tmp_path) == paths
+
+
+@pytest.mark.parametrize("report_format", ["json", "csv", "sarif", "ocsf", "html"])
+def test_streamed_reports_are_byte_identical_to_the_whole_document(
+    result: RunResult, tmp_path: Path, report_format: str
+) -> None:
+    from custodian.reports import build_ocsf, build_sarif, render_csv
+    from custodian.reports.html_report import TEMPLATE_NAME, build_context, environment
+
+    whole = {
+        "json": lambda: json.dumps(build_document(result), indent=2, ensure_ascii=False) + "\n",
+        "csv": lambda: render_csv(result),
+        "sarif": lambda: json.dumps(build_sarif(result), indent=2, ensure_ascii=False) + "\n",
+        "ocsf": lambda: json.dumps(build_ocsf(result), indent=2, ensure_ascii=False) + "\n",
+        "html": lambda: environment(None).get_template(TEMPLATE_NAME).render(build_context(result)),
+    }[report_format]()
+    paths = write_reports(result, tmp_path, formats=[report_format])
+    assert paths.by_format[report_format].read_bytes() == whole.encode("utf-8")
+    if report_format == "json":
+        assert render_json(result) == whole
+    if report_format == "csv":  # the CSV stream against the csv module writing the whole table at once
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+        writer.writerows([CSV_COLUMNS, *(finding_row(f) for f in sorted_findings(result))])
+        assert whole == buffer.getvalue()
 
 
 def test_report_files_are_owner_only_whatever_the_umask(result: RunResult, tmp_path: Path) -> None:

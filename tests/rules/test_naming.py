@@ -72,3 +72,26 @@ def test_bad_templates(template: str, fragment: str) -> None:
     with pytest.raises(TemplateError) as info:
         AccountNamer(("qa", "prod"), account_template=template)
     assert fragment in str(info.value)
+
+
+# -- the index of known versions: the same answers as a scan of the plain set ----------------------------------
+spellings = st.sampled_from(["v1.1.0", "v1-1-0", "V1.1.0", "v1.10", "v1.1.00", "v1.1-0", "v1-10", "v2.0.0", "x"])
+
+
+@given(st.frozensets(spellings, max_size=6), spellings, st.sampled_from(("qa", "uat", "prod")))
+def test_indexed_versions_answer_like_the_plain_set(known: frozenset[str], raw: str, stage: str) -> None:
+    from custodian.rules.release_tags import KnownVersions, resolve_version
+
+    index = KnownVersions(known)
+    assert index == known and isinstance(index, frozenset)
+    assert resolve_version(f" {raw} ", index) == resolve_version(f" {raw} ", known)
+    name = f"{raw.replace('.', '-')}-{stage}-gh-sa"
+    assert NAMER.parse_account(name, index) == NAMER.parse_account(name, known)
+
+
+def test_an_ambiguous_token_stays_ambiguous_when_indexed() -> None:
+    from custodian.rules.release_tags import KnownVersions
+
+    known = KnownVersions({"v1.1.0-1", "v1.1.0.1", "v1.10.1", "v2.0.0"})
+    problem = NAMER.parse_account("v1-1-0-1-qa-gh-sa", known)
+    assert isinstance(problem, NameProblem) and "could name versions v1.1.0-1, v1.1.0.1;" in problem.reason

@@ -1,10 +1,13 @@
-"""The GitHub emulator's webhook: a tag ref, a published release and a deployment status are delivered
-as GitHub does (headers, signature, payload shape) to a real HTTP server; PyGithub drives the API."""
+"""The GitHub emulator's webhooks: a tag ref, a published release, a deployment and a deployment status
+are delivered as GitHub does (headers, signature, payload shape) to a real HTTP server, by the
+configured hook, by repository hooks and by organization hooks (every repository of the org), with
+the deliveries API (list, one, redeliver); PyGithub drives the API where it has methods."""
 
 from __future__ import annotations
 
 import json
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -64,6 +67,8 @@ def world() -> Iterator[tuple[GithubEmulator, EmulatorServer, Capture]]:
     finally:
         if emulator.webhook is not None:
             emulator.webhook.close()
+        for hook in emulator.hooks.values():
+            hook.sender.close()
         capture.server.shutdown()
         server.stop()
 
@@ -129,3 +134,89 @@ def test_a_failed_delivery_is_listed_and_redelivered_with_the_same_guid(
     first, again = capture.received
     assert first[0]["x-github-delivery"] == again[0]["x-github-delivery"] and first[1] == again[1]
     assert requests.post(f"{api}/999/attempts", headers=auth, timeout=5).status_code == 404
+
+
+AUTH = {"Authorization": f"token {TOKEN}"}
+
+
+def test_an_org_hook_gets_the_events_of_every_repository_and_its_deliveries_can_be_redelivered(
+    world: tuple[GithubEmulator, EmulatorServer, Capture],
+) -> None:
+    emulator, server, capture = world
+    emulator.store.add_repo("acme/other")
+    emulator.store.add_tag("acme/other", "v2.0.0-qa", date=NOW)
+    api = f"{server.url}/api/v3/orgs/acme/hooks"
+    config = {"url": capture.url, "content_type": "json", "secret": SECRET}
+    answer = requests.post(api, json={"name": "web", "config": config, "events": ["create"]}, headers=AUTH, timeout=5)
+    assert answer.status_code == 201, answer.text
+    hook = answer.json()
+    assert hook["type"] == "Organization" and hook["events"] == ["create"] and hook["config"]["secret"] == "********"
+    assert hook["deliveries_url"] == f"{api}/{hook['id']}/deliveries"
+    assert [h["id"] for h in requests.get(api, headers=AUTH, timeout=5).json()] == [hook["id"]]
+    github = client(server)
+    for name, tag, new in (("acme/product", "v1.0.0-uat", "v1.0.0"), ("acme/other", "v2.0.0-qa", "v2.0.0-uat")):
+        repo = github.get_repo(name)
+        repo.create_git_ref(f"refs/tags/{new}", repo.get_git_ref(f"tags/{tag}").object.sha)
+    github.get_repo("acme/product").create_git_release("v1.0.0", "v1.0.0", "")  # not subscribed: not sent
+    sender = emulator.hooks[hook["id"]].sender
+    assert sender.wait_idle()
+    assert [event for event, _ in capture.events()] == ["ping", "create", "create"]
+    ping, *creates = capture.received
+    assert json.loads(ping[1])["hook_id"] == hook["id"] and json.loads(ping[1])["organization"]["login"] == "acme"
+    assert [json.loads(body)["repository"]["full_name"] for _, body in creates] == ["acme/product", "acme/other"]
+    for headers, body in capture.received:
+        assert headers["x-github-hook-id"] == str(hook["id"])
+        assert headers["x-github-hook-installation-target-type"] == "organization"
+        assert headers["x-hub-signature-256"] == signature_of(SECRET.encode(), body)
+
+    capture.status = 500  # the receiver is down: the delivery fails, GitHub does not retry it
+    repo = github.get_repo("acme/other")
+    repo.create_git_ref("refs/tags/v2.0.0", repo.get_git_ref("tags/v2.0.0-qa").object.sha)
+    assert sender.wait_idle()
+    listed = requests.get(f"{api}/{hook['id']}/deliveries", headers=AUTH, timeout=5).json()
+    failed = listed[0]  # newest first
+    assert (failed["event"], failed["status_code"], failed["redelivery"]) == ("create", 500, False)
+    one = requests.get(f"{api}/{hook['id']}/deliveries/{failed['id']}", headers=AUTH, timeout=5).json()
+    assert one["guid"] == failed["guid"] and one["request"]["payload"]["ref"] == "v2.0.0"
+    capture.status = 202
+    again = requests.post(f"{api}/{hook['id']}/deliveries/{failed['id']}/attempts", headers=AUTH, timeout=5)
+    assert again.status_code == 202 and sender.wait_idle() and sender.failed() == []
+    assert capture.received[-1][0]["x-github-delivery"] == failed["guid"]
+    newest = requests.get(f"{api}/{hook['id']}/deliveries", headers=AUTH, timeout=5).json()[0]
+    assert newest["redelivery"] is True and newest["guid"] == failed["guid"] and newest["status_code"] == 202
+    assert requests.get(f"{server.url}/api/v3/orgs/nobody/hooks", headers=AUTH, timeout=5).status_code == 404
+    assert requests.delete(f"{api}/{hook['id']}", headers=AUTH, timeout=5).status_code == 204
+    assert requests.get(f"{api}/{hook['id']}/deliveries", headers=AUTH, timeout=5).status_code == 404
+
+
+def test_a_repository_hook_gets_deployment_and_deployment_status_payloads_form_encoded(
+    world: tuple[GithubEmulator, EmulatorServer, Capture],
+) -> None:
+    emulator, server, capture = world
+    repo = client(server).get_repo("acme/product")
+    created = repo.create_hook(
+        "web",
+        {"url": capture.url, "content_type": "form", "secret": SECRET},
+        events=["deployment", "deployment_status"],
+    )
+    deployment = repo.create_deployment("v1.0.0-uat", environment="production", description="to prod")
+    assert deployment.ref == "v1.0.0-uat" and deployment.environment == "production"
+    assert deployment.sha == repo.get_git_ref("tags/v1.0.0-uat").object.sha
+    deployment.create_status("success")
+    sender = emulator.hooks[created.id].sender
+    assert sender.wait_idle()
+    assert [headers["x-github-event"] for headers, _ in capture.received] == ["ping", "deployment", "deployment_status"]
+    payloads = []
+    for headers, body in capture.received:
+        assert headers["content-type"] == "application/x-www-form-urlencoded"
+        assert headers["x-hub-signature-256"] == signature_of(SECRET.encode(), body)  # signed as sent
+        assert headers["x-github-hook-installation-target-type"] == "repository"
+        payloads.append(json.loads(urllib.parse.parse_qs(body.decode())["payload"][0]))
+    _, made, status = payloads
+    assert made["action"] == "created" and made["deployment"]["id"] == deployment.id
+    assert made["deployment"]["environment"] == "production" and made["repository"]["full_name"] == "acme/product"
+    assert status["deployment_status"]["state"] == "success" and status["deployment"]["id"] == deployment.id
+    missing = requests.post(
+        f"{server.url}/api/v3/repos/acme/product/deployments", json={"ref": "nope"}, headers=AUTH, timeout=5
+    )
+    assert missing.status_code == 422

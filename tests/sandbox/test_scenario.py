@@ -53,7 +53,7 @@ from custodian.sandbox.scenario_schema import TimeSyntaxError, When
 from tests.engine_helpers import settled
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-BAD = Path(__file__).parent / "bad_scenarios"
+BAD = Path(__file__).parents[1] / "fixtures" / "bad" / "scenarios"  # the bad-input corpus
 NONPROD = "/subscriptions/11111111-1111-4111-8111-111111111111/resourceGroups"
 PROD = "/subscriptions/22222222-2222-4222-8222-222222222222/resourceGroups"
 

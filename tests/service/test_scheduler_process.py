@@ -80,7 +80,8 @@ def test_two_replicas_run_each_slot_once_and_a_standby_takes_over_after_kill_9(
     assert contiguous(rows, timedelta(seconds=1)), "every slot has exactly one row: run, missed or caught up"
     # SKIPPED: a 1s slot may come while the previous run still goes on a loaded machine (overlap, recorded)
     assert {r.status for r in rows} <= {JobStatus.SUCCEEDED, JobStatus.MISSED, JobStatus.ABANDONED, JobStatus.SKIPPED}
-    assert [r for r in rows if r.catch_up], "the new leader caught up the slot missed during the takeover"
+    if takeover > 1.0:  # a slot came while no one led (a dead holder on this host is taken over at once)
+        assert [r for r in rows if r.catch_up], "the new leader caught up the slot missed during the takeover"
     assert all(r.epoch == second_lease.epoch for r in rows if f":{second.pid}:" in r.holder)
 
 

@@ -61,14 +61,20 @@ def kill_group(process: subprocess.Popen[str]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def run_child(argv: list[str], env: dict[str, str], timeout_s: float, *, cwd: Path | None) -> ChildOutcome:
-    """Run `argv` to its end or `timeout_s`; its group is killed on timeout and on any interruption."""
-    started = time.monotonic()
-    process = subprocess.Popen(
+def spawn(
+    argv: list[str],
+    env: dict[str, str],
+    *,
+    cwd: Path | None,
+    stdin: int | None = subprocess.DEVNULL,
+    pass_fds: tuple[int, ...] = (),
+) -> subprocess.Popen[str]:
+    """Start `argv` in a session of its own, with the parent-death signal and umask 077 (see above)."""
+    return subprocess.Popen(
         argv,
         cwd=cwd,
         env=env,
-        stdin=subprocess.DEVNULL,
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -77,7 +83,14 @@ def run_child(argv: list[str], env: dict[str, str], timeout_s: float, *, cwd: Pa
         start_new_session=True,  # its own process group, so a kill reaches whatever it started
         preexec_fn=parent_death_signal(),
         umask=CHILD_UMASK,  # c7n's output (resources.json, logs) created 0600/0700
+        pass_fds=pass_fds,
     )
+
+
+def run_child(argv: list[str], env: dict[str, str], timeout_s: float, *, cwd: Path | None) -> ChildOutcome:
+    """Run `argv` to its end or `timeout_s`; its group is killed on timeout and on any interruption."""
+    started = time.monotonic()
+    process = spawn(argv, env, cwd=cwd)
     try:
         stdout, stderr = process.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:

@@ -47,6 +47,10 @@ More options change how c7n behaves in this child process only (the parent is un
     between them unless ARM's ``Retry-After`` is shorter) for every management client it builds.
     A 500 that outlasts the retries then fails the policy after N x SECONDS instead of ~2 minutes
     per listing (and every policy of the same resource type lists again).
+``--batch FD``
+    Batch mode (`custodian.collect.c7n.launcher_batch`): no c7n arguments after ``--``; jobs (one
+    subscription each, with its token, deadline and ``custodian run`` arguments) arrive on stdin,
+    one JSON line each, and each is answered on file descriptor FD. c7n is imported once for all.
 ``--http-timeout CONNECT,READ``
     Every HTTP call of the child (``requests``, which azure-core's transport uses) gets at most
     these connect and read timeouts (azure-core's own are 300 s each), so an endpoint that accepts
@@ -300,6 +304,9 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument(
         "--count-calls", default=None, help="write the HTTP requests sent, by method, to this JSON file"
     )
+    parser.add_argument(
+        "--batch", type=int, default=None, help="batch mode: jobs on stdin, answers on this file descriptor"
+    )
     return parser.parse_args(args[:split]), args[split + 1 :]
 
 
@@ -322,6 +329,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     from c7n import cli
 
     set_c7n_retries(options.retry_total, options.retry_backoff)
+    if options.batch is not None:  # many subscriptions, one after another (see launcher_batch)
+        from custodian.collect.c7n.launcher_batch import run_batch
+
+        run_batch(guard, options.batch, READ_ONLY_EXIT)
+        return
     sys.argv = ["custodian", *c7n_args]  # c7n names its process after argv
     try:
         cli.main(c7n_args)

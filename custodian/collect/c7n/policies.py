@@ -5,7 +5,10 @@ policies say what they are in `metadata`:
 
 - `role: inventory` (one per kind): every VM, disk, NIC, public IP and NSG, unfiltered: the typed
   inventory of the subscription, and what the rules and the engine read;
-- `role: select` with a `rule` (O1-O5, as registered): the resources that rule selects.
+- `role: select` with a `rule` (O1-O5, as registered): the resources that rule selects;
+- `role: power` (at most one, `azure.vm`, unfiltered, with the query `status_only: "true"`): every
+  VM's run-time status from the list itself (`statusOnly=true`: one call per page instead of one
+  instance-view GET per VM), joined to the VM inventory by id (`collect.arm`).
 
 Policies only select: a policy with `actions` (or a `mode` other than pull) is refused, because
 every change goes through the engine's gate and journal. Run-time values are applied to the parsed
@@ -37,7 +40,8 @@ KINDS: Mapping[str, ResourceKind] = {
     "azure.publicip": ResourceKind.PUBLIC_IP,
     "azure.networksecuritygroup": ResourceKind.NETWORK_SECURITY_GROUP,
 }
-ROLES = ("inventory", "select")
+ROLES = ("inventory", "select", "power")
+STATUS_ONLY = {"status_only": "true"}  # the query of a power policy: virtual_machines.list_all(status_only="true")
 
 
 class PolicyCheckError(ValueError):
@@ -105,6 +109,11 @@ def _inventory_filters_only(policy: Mapping[str, Any]) -> bool:
     return all(isinstance(f, dict) and f.get("type") == "instance-view" for f in filters)
 
 
+def _status_only(policy: Mapping[str, Any]) -> bool:
+    query = policy.get("query")
+    return isinstance(query, list) and len(query) == 1 and query[0] == STATUS_ONLY
+
+
 def _describe(path: Path, index: int, raw: Any, ages: Mapping[str, timedelta]) -> tuple[Policy | None, list[str]]:
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
         return None, [f"{path}: policy #{index + 1} has no name"]
@@ -122,6 +131,10 @@ def _describe(path: Path, index: int, raw: Any, ages: Mapping[str, timedelta]) -
         problems.append(f"{where}: metadata.role must be one of {list(ROLES)}, got {role!r}")
     elif role == "inventory" and (rule_id is not None or not _inventory_filters_only(raw)):
         problems.append(f"{where}: an inventory policy has no rule and no filter but the instance view")
+    elif role == "power" and (rule_id is not None or raw.get("filters") or not _status_only(raw)):
+        problems.append(f"{where}: a power policy has no rule and no filter, and the query [{STATUS_ONLY}]")
+    elif role == "power" and resource != "azure.vm":
+        problems.append(f"{where}: a power policy lists azure.vm")
     elif role == "select" and rule_id not in SELECTED_BY_C7N:
         problems.append(f"{where}: metadata.rule must be one of {list(SELECTED_BY_C7N)}, got {rule_id!r}")
     if raw.get("actions"):
@@ -169,6 +182,9 @@ def build_policy_set(directory: Path, ages: Mapping[str, timedelta], out: Path) 
         count = sum(1 for p in policies if p.role == "inventory" and p.kind is kind)
         if count != 1:
             problems.append(f"exactly one inventory policy must list {kind.value}, found {count}")
+    powers = [p.name for p in policies if p.role == "power"]
+    if len(powers) > 1:
+        problems.append(f"at most one power policy may list the VMs' status, found {len(powers)}: {powers}")
     if problems:
         raise PolicyCheckError(problems)
     target = out / "policies.yml"

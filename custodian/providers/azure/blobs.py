@@ -6,8 +6,9 @@ tags, re-reads, and the two mutations the reaper makes (set the mark tag, delete
   pipeline and takes no `per_call_policies`). They sit after the retry policy, so the guard runs
   before each attempt is sent and every attempt is counted; an audit client raises
   `ReadOnlyViolation` before a mutating request leaves the process.
-- Listings are generators of pages (`by_page()`): one page of `results_per_page` items is in memory
-  at a time, whatever the size of the container. The caller decides what to keep.
+- Listings are generators of pages (`by_page()`): one page of `results_per_page` items (the
+  service's maximum, 5,000, by default) is in memory at a time, whatever the size of the container.
+  The caller decides what to keep. A re-read (`read`, just before acting) is one call too.
 - Retries: azure-storage-blob's `ExponentialRetry` (408 and 5xx; Storage throttles with 503, never
   429), with its backoff configurable (`BlobSettings`): the default waits 15 s and more.
 - Blobs are found by listing each container with their index tags (`include=["tags"]`), never by
@@ -43,6 +44,7 @@ from custodian.providers.paging import azure_pages
 from custodian.providers.wire import CallCounter
 
 BLOB_PROVIDER = "azure-blob"  # the provider name API calls are counted under
+MAX_RESULTS_PER_PAGE = 5000  # List Blobs' `maxresults` ceiling: one call per 5,000 blobs
 
 _TAG_TEXT = re.compile(r"^[A-Za-z0-9 +\-./:=_]*$")
 _SECRET_IN_TEXT = re.compile(r"((?:[?&]sig=)|(?:AccountKey=)|(?:SharedAccessSignature=))[^&;\s'\"]+", re.IGNORECASE)
@@ -81,6 +83,13 @@ def clean_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def _quoted(etag: str | None) -> str | None:
+    """An ETag as the `ETag` header spells it (quoted): List Blobs' `<Etag>` element comes without quotes."""
+    if not etag or etag.startswith(('"', 'W/"')):
+        return etag
+    return f'"{etag}"'
+
+
 def _utc(when: datetime | None) -> datetime | None:
     if when is None:
         return None
@@ -96,7 +105,7 @@ class BlobSettings:
     initial_backoff_s: int = 15
     increment_base: int = 3
     jitter_s: int = 3
-    results_per_page: int = 1000  # the service's maximum is 5000
+    results_per_page: int = MAX_RESULTS_PER_PAGE
     api_version: str | None = None  # e.g. "2025-11-05" for an emulator that rejects the SDK default
     request_hook: Callable[[str, str], None] | None = None  # (method, url) of every attempt, for tests
     connection_timeout_s: float = 10.0  # per call (azure-core's default is 300)
@@ -187,7 +196,7 @@ class BlobAccount:
             size=int(props.size or 0),
             tier=str(props.blob_tier) if props.blob_tier else None,
             last_modified=_utc(props.last_modified),
-            etag=props.etag,
+            etag=_quoted(props.etag),
             scope=self.scope,
             tags=Tags(dict(tags or {})),
         )
@@ -201,16 +210,24 @@ class BlobAccount:
             yield [self._blob(container, b.name, f"{base}/{quote(b.name, safe='~/')}", b, b.tags) for b in page]
 
     def read(self, container: str, name: str) -> Blob | None:
-        """Properties and tags of one blob; None when it (or its container) no longer exists."""
-        blob = self._container(container).get_blob_client(name)
+        """Properties and tags of one blob in ONE call; None when it (or its container) no longer exists.
+
+        A listing from the blob's own name (`prefix=name`, `maxresults=1`, with tags): names come in
+        lexicographic order, so the first one is the blob itself when it exists (anything else, e.g.
+        `name/child`, means it does not). Properties and index tags come from the same response, so
+        they describe one state of the blob (two GETs could straddle a change).
+        """
+        client = self._container(container)
         try:
-            props = blob.get_blob_properties()
-            tags = blob.get_blob_tags()
+            pages = client.list_blobs(name_starts_with=name, include=["tags"], results_per_page=1).by_page()
+            first = next(iter(next(pages, [])), None)
         except ResourceNotFoundError as exc:
-            if getattr(exc, "error_code", None) in ("BlobNotFound", "ContainerNotFound"):
+            if getattr(exc, "error_code", None) == "ContainerNotFound":
                 return None
             raise
-        return self._blob(container, name, clean_url(blob.url), props, tags)
+        if first is None or first.name != name:
+            return None
+        return self._blob(container, name, clean_url(client.get_blob_client(name).url), first, first.tags)
 
     def exists(self, container: str, name: str) -> bool:
         """The confirmation re-read: `get_blob_properties`; 404 BlobNotFound means deleted."""

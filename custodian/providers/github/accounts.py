@@ -8,11 +8,13 @@
 Every read goes through `GithubSession.get_json`/`paged`: conditional (`If-None-Match`) when the
 session has a cache, so an unchanged account costs a free 304. Before the per-account reads, the
 session's rate-limit budget is told how many there will be (a warning when fewer are left).
+The listing of users or members goes through the caller's `ListingCheck` (a shrunken listing is
+read twice: `custodian.collect.completeness`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +22,7 @@ from github import UnknownObjectException
 
 from custodian.model import AccountKind, Credential, CredentialKind, Provider, Scope, ServiceAccount
 from custodian.providers.github.client import GithubSession
+from custodian.providers.paging import ListingCheck, unchecked
 
 NamePredicate = Callable[[str], bool]
 
@@ -28,6 +31,33 @@ def parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+class MalformedUser(ValueError):
+    """A user object from GitHub without the types GitHub gives it (a string login, a numeric id)."""
+
+
+def typed_user(user: object, where: str) -> dict[str, Any]:
+    """`user` when it has GitHub's shape (login a non-empty string, id an integer), else `MalformedUser`."""
+    if not isinstance(user, dict):
+        raise MalformedUser(f"{where}: a user is a {type(user).__name__}, not an object")
+    login, user_id = user.get("login"), user.get("id")
+    if not isinstance(login, str) or not login.strip():
+        raise MalformedUser(f"{where}: a user's login is {login!r}, not a name")
+    if isinstance(user_id, bool) or not isinstance(user_id, int):
+        raise MalformedUser(f"{where}: user {login!r} has the id {user_id!r}, not a number")
+    suspended = user.get("suspended_at")
+    if suspended is not None and not isinstance(suspended, str):
+        raise MalformedUser(f"{where}: user {login!r} has suspended_at {suspended!r}, not a time")
+    return user
+
+
+def _typed_users(users: Iterable[object], where: str) -> list[dict[str, Any]]:
+    return [typed_user(user, where) for user in users]
+
+
+def _login(user: dict[str, Any]) -> str:
+    return str(user["login"]).lower()
 
 
 def org_scope(org: str) -> str:
@@ -92,15 +122,16 @@ class GithubAccountReader:
         self.session = session
         self.mode = mode
 
-    def collect(self, is_candidate: NamePredicate) -> list[ServiceAccount]:
+    def collect(self, is_candidate: NamePredicate, check: ListingCheck = unchecked) -> list[ServiceAccount]:
+        """Every machine account; the users (members) listing is read through `check`."""
         if self.mode == "enterprise-server":
-            return self._collect_enterprise(is_candidate)
-        return self._collect_organization(is_candidate)
+            return self._collect_enterprise(is_candidate, check)
+        return self._collect_organization(is_candidate, check)
 
     def get(self, login: str) -> ServiceAccount | None:
         """Re-read one account (for confirmation); None when it no longer exists (in the org)."""
         try:
-            user = self.session.get_json(f"/users/{login}")
+            user = typed_user(self.session.get_json(f"/users/{login}"), f"GET /users/{login}")
         except UnknownObjectException:
             return None
         keys = [_ssh_key(k) for k in self.session.paged(f"/users/{login}/keys")]
@@ -117,11 +148,13 @@ class GithubAccountReader:
             return None
         return _account(self.session, user, member, grants + keys)
 
-    def _collect_enterprise(self, is_candidate: NamePredicate) -> list[ServiceAccount]:
+    def _collect_enterprise(self, is_candidate: NamePredicate, check: ListingCheck) -> list[ServiceAccount]:
         session = self.session
-        logins = [u["login"] for u in session.paged("/users") if is_candidate(str(u["login"]))]
+        where = f"users of {session.settings.base_url}"
+        listed = check("users", where, lambda: _typed_users(session.paged("/users"), "GET /users"), _login)
+        logins = [u["login"] for u in listed if is_candidate(str(u["login"]))]
         session.budget.plan(len(logins) + 1, f"the accounts of {session.settings.org}")  # a user GET each, keys
-        users = {login: session.get_json(f"/users/{login}") for login in logins}
+        users = {login: typed_user(session.get_json(f"/users/{login}"), f"GET /users/{login}") for login in logins}
         keys_by_user: dict[int, list[Credential]] = {}
         if users:
             for key in session.paged("/admin/keys"):
@@ -132,10 +165,12 @@ class GithubAccountReader:
             for user in users.values()
         ]
 
-    def _collect_organization(self, is_candidate: NamePredicate) -> list[ServiceAccount]:
+    def _collect_organization(self, is_candidate: NamePredicate, check: ListingCheck) -> list[ServiceAccount]:
         session = self.session
         org = session.settings.org
-        logins = [m["login"] for m in session.paged(f"/orgs/{org}/members") if is_candidate(str(m["login"]))]
+        path = f"/orgs/{org}/members"
+        listed = check("members", f"members of {org}", lambda: _typed_users(session.paged(path), f"GET {path}"), _login)
+        logins = [m["login"] for m in listed if is_candidate(str(m["login"]))]
         session.budget.plan(2 * len(logins) + 1, f"the accounts of {org}")  # user and keys each, grants
         grants: dict[str, list[Credential]] = {}
         if logins:
@@ -143,7 +178,7 @@ class GithubAccountReader:
                 grants.setdefault(str(grant["owner"]["login"]).lower(), []).append(_pat_grant(grant))
         accounts = []
         for login in logins:
-            user = session.get_json(f"/users/{login}")
+            user = typed_user(session.get_json(f"/users/{login}"), f"GET /users/{login}")
             keys = [_ssh_key(k) for k in session.paged(f"/users/{login}/keys")]
             accounts.append(_account(session, user, True, grants.get(login.lower(), []) + keys))
         return accounts

@@ -7,17 +7,23 @@ Auth is a token (`Auth.Token`), or a GitHub App (`app_auth.InstallationAuth`, Py
 refreshing installation auth): its token exchange runs on a requester of its own, which gets the
 same counting connection class, letting through only GET and that exchange's POST.
 
-Every answer's `x-ratelimit-*` headers feed the session's `RateBudget` (`budget`): once nothing is
-left, requests are refused at once rather than slept through, and PyGithub's retry never waits
+Every answer's `x-ratelimit-*` headers feed the session's `RateBudget` (`budget`, per resource: a
+GraphQL POST is checked against the `graphql` budget): once nothing is left, requests are refused
+at once rather than slept through, and PyGithub's retry never waits
 longer than `max_rate_limit_wait_s` for a primary limit (a longer wait raises, and the scope becomes
 a COLLECT error). With a `GithubCache` set (`cache`), `get_json` and `paged` are conditional
 requests (`If-None-Match`), a 304 answered from the stored body (see `custodian.providers.github.cache`).
+
+GraphQL (`settings.api == "graphql"`, see `custodian.providers.github.graphql`) is a POST to the
+requester's GraphQL URL; a read-only session lets it through only when the document holds queries
+alone (`graphql_read_only`: no `mutation` or `subscription` operation), so read-only still holds.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +35,7 @@ from custodian.providers.github.app_auth import Exempt, GithubAppCredentials, In
 from custodian.providers.github.budget import RateBudget
 from custodian.providers.github.cache import GithubCache
 from custodian.providers.paging import PageGuard
-from custodian.providers.wire import CallCounter, check_method
+from custodian.providers.wire import CallCounter, ReadOnlyViolation, check_method
 
 
 @dataclass(frozen=True)
@@ -41,9 +47,11 @@ class GithubSettings:
     read_only: bool = True
     enterprise: bool = False  # GitHub Enterprise Server (site-admin API) rather than a github.com organization
     timeout_s: int = 30
+    retries: int = 6  # per call (PyGithub's GithubRetry); `config validate --check-connections` uses 0
     max_rate_limit_wait_s: int = 60  # longest sleep for a primary rate limit's reset; a longer one fails fast
     secondary_rate_wait_s: float = 60.0
     app: GithubAppCredentials | None = None  # authenticate as this GitHub App (then `token` is "")
+    api: str = "graphql"  # the release timeline through GraphQL (batched) or "rest"
 
     def __post_init__(self) -> None:
         if bool(self.token) == (self.app is not None):
@@ -55,11 +63,14 @@ def _guarded(
 ) -> type[Any]:
     class Guarded(base):  # type: ignore[misc]
         def request(self, verb: str, url: str, input: Any, headers: dict[str, str], stream: bool = False) -> None:  # noqa: A002
-            if exempt is None or not exempt(verb, url):
+            graphql = verb.upper() == "POST" and url.split("?")[0].endswith("/graphql")
+            if graphql and read_only and not graphql_read_only(input):
+                raise ReadOnlyViolation(verb, f"{url} (not a read-only GraphQL query)")
+            if not graphql and (exempt is None or not exempt(verb, url)):
                 check_method(verb, url, read_only)
             if budget is not None:
-                budget.check()  # nothing left until the reset: refused here, never slept through
-            counter.add("github", verb)
+                budget.check("graphql" if graphql else "core")  # nothing left: refused here, never slept through
+            counter.add("github", "GRAPHQL" if graphql else verb)  # a read, though a POST on the wire
             super().request(verb, url, input, headers, stream)
 
         def getresponse(self) -> Any:
@@ -96,7 +107,7 @@ class GithubSession:
         self.budget = RateBudget()
         self.cache: GithubCache | None = None  # set by a run with a ledger: conditional reads
         retry = GithubRetry(
-            total=6,
+            total=settings.retries,
             secondary_rate_wait=settings.secondary_rate_wait_s,
             max_rate_limit_wait=max(settings.max_rate_limit_wait_s, settings.secondary_rate_wait_s),
         )
@@ -171,6 +182,11 @@ class GithubSession:
                 guard.follow(url)
             query = None  # the next link carries the query
 
+    def read_rate_limit(self) -> None:
+        """`GET /rate_limit` (GitHub does not count it): the budget learns what is left before any read."""
+        self.requester.requestJsonAndCheck("GET", "/rate_limit")
+        self.budget.not_counted()
+
     def status(self, method: str, path: str) -> int:
         """The status code of a call whose answer is only a status (e.g. 204/404 membership checks)."""
         status, _, _ = self.requester.requestJson(method, path)
@@ -199,3 +215,37 @@ def _next_link(header: str) -> str:
         if len(section) >= 2 and any(s.strip() == 'rel="next"' for s in section[1:]):
             return section[0].strip().strip("<>")
     return ""
+
+
+_GRAPHQL_IGNORED = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|#[^\n]*')
+
+
+def graphql_read_only(body: Any) -> bool:
+    """Whether a GraphQL request body (JSON text or dict) holds only query operations.
+
+    Strings and comments are removed first; every top-level definition must then be a `query`,
+    a `fragment`, or an anonymous `{ ... }` query: a `mutation` or `subscription` (or anything
+    that does not parse as a JSON body with a string `query`) is not read-only."""
+    try:
+        payload = json.loads(body) if isinstance(body, str | bytes) else body
+    except ValueError:
+        return False
+    query = payload.get("query") if isinstance(payload, dict) else None
+    if not isinstance(query, str):
+        return False
+    text = _GRAPHQL_IGNORED.sub(" ", query)
+    depth, at_top = 0, True
+    for token in re.finditer(r"[{}()]|[_A-Za-z][_0-9A-Za-z]*", text):
+        word = token.group()
+        if word in "{(":
+            if at_top and word == "{" and depth == 0:
+                at_top = False  # an anonymous query's selection set
+            depth += 1
+        elif word in "})":
+            depth -= 1
+            at_top = depth == 0
+        elif depth == 0 and at_top:
+            if word not in ("query", "fragment"):
+                return False
+            at_top = False
+    return depth == 0

@@ -19,22 +19,30 @@ With the session's `GithubCache` (a run with a ledger), what never changes is re
 tag object's commit and tagger date (keyed by the tag object's sha, so a re-tag, a new object, is
 read again) and a production deployment's statuses once one is a success (a deployment without a
 success yet is read again next run). A steady-state run then costs the paged listings only.
+The tag refs listing goes through the caller's `ListingCheck` (a shrunken listing is read twice).
+
+With `github.api: graphql` (the default) the three listings are GraphQL queries instead
+(`custodian.providers.github.graphql`: a tag's tagger date and a deployment's statuses come in the
+same pages, so no per-item reads and no facts are needed); the evidence rules above are the same.
+A server whose schema lacks a field is read over REST; a GraphQL error is a COLLECT error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from github.Deployment import Deployment
+from github.GitRelease import GitRelease
 from github.GitTag import GitTag
 from github.Repository import Repository
 
 from custodian.model import DeploymentFact, StageStart, StartEvidence
 from custodian.providers.github.cache import DEPLOYMENT_STATUSES, TAG_OBJECT, GithubCache
 from custodian.providers.github.client import GithubSession
-from custodian.providers.paging import github_items
+from custodian.providers.github.graphql import ListedDeployment, ListedRelease, TimelineListing, listing_or_rest
+from custodian.providers.paging import ListingCheck, github_items, unchecked
 
 TagParser = Callable[[str], tuple[str, str] | None]  # tag -> (version, stage) or None
 #: stage tag names -> when the custodian first saw each (recording the ones not seen before)
@@ -66,6 +74,7 @@ def collect_timeline(
     parse_tag: TagParser,
     first_sightings: Sightings,
     now: datetime,
+    check: ListingCheck = unchecked,
 ) -> tuple[list[StageStart], list[DeploymentFact]]:
     """Read one repository's stage tags, releases and deployments (paging followed).
 
@@ -74,7 +83,10 @@ def collect_timeline(
     """
     repo = session.github.get_repo(repo_name, lazy=True)
     cache = session.cache
-    tags = list_stage_tags(repo, parse_tag, cache, repo_name)
+    listing = listing_or_rest(session, repo, repo_name, check)  # None: over REST
+    tags = (
+        _listed_tags(repo, listing, parse_tag) if listing else list_stage_tags(repo, parse_tag, cache, repo_name, check)
+    )
     sightings = first_sightings([tag.name for tag in tags])
     evidence: dict[tuple[str, str], list[StageStart]] = {}
 
@@ -83,12 +95,17 @@ def collect_timeline(
     ) -> None:
         evidence.setdefault((version, stage), []).append(StageStart(version, stage, _utc(at), source, kind, actor))
 
-    for release in github_items(repo.get_releases(), f"releases of {repo_name}"):
+    releases: Iterable[GitRelease | ListedRelease] = (
+        listing.releases if listing else github_items(repo.get_releases(), f"releases of {repo_name}")
+    )
+    for release in releases:
         parsed = parse_tag(release.tag_name)
         if release.draft or parsed is None:
             continue
         when = release.published_at or release.created_at
-        author = (release.raw_data.get("author") or {}).get("login")  # in the list's JSON: no extra call
+        # the author as the list's JSON gives it: `raw_data` would complete the object (a GET per release)
+        user = None if isinstance(release, ListedRelease) else release.author
+        author = release.author if isinstance(release, ListedRelease) else (user.login if user is not None else None)
         offer(*parsed, when, f"release {release.tag_name}", StartEvidence.RELEASE, author)
 
     tags_by_sha: dict[str, list[tuple[str, str]]] = {}
@@ -96,8 +113,11 @@ def collect_timeline(
         tags_by_sha.setdefault(tag.commit_sha, []).append((tag.version, tag.stage))
     wanted = production_environment.lower()
     deployments: list[DeploymentFact] = []
-    production: list[tuple[str, Deployment]] = []
-    for deployment in github_items(repo.get_deployments(), f"deployments of {repo_name}"):
+    production: list[tuple[str, Deployment | ListedDeployment]] = []
+    all_deployments: Iterable[Deployment | ListedDeployment] = (
+        listing.deployments if listing else github_items(repo.get_deployments(), f"deployments of {repo_name}")
+    )
+    for deployment in all_deployments:
         environment = deployment.environment or ""
         parsed = parse_tag(deployment.ref)
         if parsed is not None:
@@ -109,13 +129,17 @@ def collect_timeline(
         if deployed is not None:
             production.append((deployed, deployment))
     known = (
-        cache.facts(DEPLOYMENT_STATUSES, [f"{repo_name}|{d.id}" for _, d in production]) if cache is not None else {}
+        cache.facts(DEPLOYMENT_STATUSES, [f"{repo_name}|{d.id}" for _, d in production])
+        if cache is not None and listing is None
+        else {}
     )
     final: dict[str, list[list[str]]] = {}
     for deployed, deployment in production:
         fact_key = f"{repo_name}|{deployment.id}"
         if fact_key in known:  # it succeeded when it was recorded: its first success is final
             statuses = [(str(state), _parse(str(at))) for state, at in known[fact_key]]
+        elif isinstance(deployment, ListedDeployment):  # in the GraphQL page already
+            statuses = list(deployment.statuses)
         else:
             listed = github_items(deployment.get_statuses(), f"statuses of deployment {deployment.id} of {repo_name}")
             statuses = sorted(((s.state, _utc(s.created_at)) for s in listed), key=lambda s: s[1])
@@ -148,18 +172,35 @@ def collect_timeline(
     return starts, deployments
 
 
+def _listed_tags(repo: Repository, listing: TimelineListing, parse_tag: TagParser) -> list[StageTag]:
+    """The stage tags of a GraphQL listing (a tag object naming another tag object is peeled over REST)."""
+    tags: list[StageTag] = []
+    for tag in listing.tags:
+        parsed = parse_tag(tag.name)
+        if parsed is not None:
+            commit = tag.commit_sha or _peel(repo, repo.get_git_tag(tag.object_sha))[0]
+            tags.append(StageTag(tag.name, *parsed, commit, tag.tagger_date))
+    return tags
+
+
 def _actor(offered: list[StageStart]) -> str | None:
     return next((s.actor for s in offered if s.actor), None)
 
 
 def list_stage_tags(
-    repo: Repository, parse_tag: TagParser, cache: GithubCache | None = None, repo_name: str = ""
+    repo: Repository,
+    parse_tag: TagParser,
+    cache: GithubCache | None = None,
+    repo_name: str = "",
+    check: ListingCheck = unchecked,
 ) -> list[StageTag]:
     """The repository's stage tags, from one paged refs listing and one GET per annotated tag not
     read before (a tag object never changes: with a cache, its commit and tagger date are kept)."""
     repo_name = repo_name or repo.full_name
     listed: list[tuple[str, tuple[str, str], str, str]] = []  # name, (version, stage), target sha, type
-    for ref in github_items(repo.get_git_matching_refs("tags"), f"tags of {repo_name}"):
+    what = f"tags of {repo_name}"
+    refs = check("tags", what, lambda: list(github_items(repo.get_git_matching_refs("tags"), what)), lambda r: r.ref)
+    for ref in refs:
         name = ref.ref.removeprefix(_TAG_REF_PREFIX)
         parsed = parse_tag(name) if ref.ref.startswith(_TAG_REF_PREFIX) else None
         if parsed is not None:
@@ -187,7 +228,7 @@ def _parse(text: str) -> datetime:
     return _utc(datetime.fromisoformat(text))
 
 
-def environment_of(deployment: Deployment) -> str:
+def environment_of(deployment: Deployment | ListedDeployment) -> str:
     return deployment.environment or ""
 
 
