@@ -43,8 +43,8 @@ unit: setup
 RELIABILITY_TESTS := tests/test_bad_input_corpus.py tests/test_cli_bad_input.py tests/config tests/sandbox/test_faults.py \
 	tests/reaper/test_crash_kill.py tests/reaper/test_concurrent_apply.py tests/reaper/test_lost_answers.py \
 	tests/reaper/test_dead_endpoint.py tests/reaper/test_arm_failures.py tests/integration/test_paging_loops.py \
-	tests/integration/test_enforce_safety.py tests/engine
-RELIABILITY_COUNTS ?= RC_CRASH_TRIALS=20 RC_CONCURRENT_TRIALS=5 RC_PROPERTY_EXAMPLES=2000
+	tests/integration/test_enforce_safety.py tests/integration/test_mixed_faults.py tests/engine
+RELIABILITY_COUNTS ?= RC_CRASH_TRIALS=20 RC_CONCURRENT_TRIALS=5 RC_FAULT_SEEDS=8 RC_PROPERTY_EXAMPLES=2000
 RELIABILITY_WORKERS ?= auto
 reliability: setup
 	rm -rf .reliability && mkdir -p .reliability

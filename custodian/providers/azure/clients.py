@@ -2,6 +2,15 @@
 
 Every client gets two pipeline policies: a per-call guard that refuses mutating methods in a
 read-only (audit) run before anything is sent, and a per-retry counter (every attempt is a call).
+
+And a retry policy that never sends a change twice (`ReadRetryPolicy`): azure-core's default
+retries DELETE and PUT after a lost answer (a dropped connection, a read timeout) and POST and PATCH
+after a 500, 503 or 504, but ARM may have carried the first one out (a DELETE accepted, its answer
+lost): the SDK would then delete twice before the executor's re-read could see it. Here only reads
+(GET, HEAD, OPTIONS, TRACE) are retried on errors and error statuses; a change is retried only when
+the answer says it was not carried out and when to come back (a 429 or 503 with `Retry-After`,
+which azure-core honours for every method). A change whose answer is lost fails, and the executor
+re-reads its target before journaling it (`engine/execute.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from typing import Any, TypeVar
 
 from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.pipeline import PipelineRequest
-from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
 
 from custodian.providers.wire import CallCounter, check_method
 
@@ -29,6 +38,20 @@ class StaticTokenCredential:
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         return AccessToken(self._token, int(time.time()) + self._lifetime_s)
+
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+class ReadRetryPolicy(RetryPolicy[Any, Any]):
+    """azure-core's retry policy, retrying reads only (see the module docstring)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._method_whitelist = READ_METHODS
+
+    def _is_method_retryable(self, settings: dict[str, Any], request: Any, response: Any = None) -> bool:
+        return str(request.method).upper() in READ_METHODS
 
 
 class ReadOnlyGuardPolicy(SansIOHTTPPolicy[Any, Any]):
@@ -78,8 +101,9 @@ class ArmClients:
                 "per_call_policies": [ReadOnlyGuardPolicy(self.settings.read_only)],
                 "per_retry_policies": [CallCountingPolicy(self.counter)],
                 "polling_interval": self.settings.polling_interval_s,
-                "retry_backoff_factor": self.settings.retry_backoff_factor,
-                "retry_total": self.settings.retry_total,
+                "retry_policy": ReadRetryPolicy(
+                    retry_backoff_factor=self.settings.retry_backoff_factor, retry_total=self.settings.retry_total
+                ),
                 "connection_timeout": self.settings.connection_timeout_s,
                 "read_timeout": self.settings.read_timeout_s,
             }
