@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from custodian.engine.execute import Operation
+from azure.core.exceptions import ServiceResponseError
+
+from custodian.engine.execute import Operation, OperationStatus
 from custodian.engine.holds import Target
 from custodian.model import Action, ActionKind, CredentialKind, ServiceAccount
 from custodian.providers.azure.acr import AcrTokens
@@ -31,6 +33,20 @@ def satisfied(action: Action, account: Target | None) -> bool | None:
     return None  # e.g. GHES impersonation tokens: not listable
 
 
+class TokenGoneWatch:
+    """A token deletion whose answer was lost: done once the token is gone (GETs only, never a second DELETE).
+
+    The executor journals it as accepted, so a run killed while watching leaves the next run a record
+    that the DELETE went out (it watches too, and does not send it again)."""
+
+    def __init__(self, tokens: AcrTokens, name: str) -> None:
+        self._tokens = tokens
+        self._name = name
+
+    def poll(self) -> OperationStatus:
+        return OperationStatus(self._tokens.get(self._name) is None, retry_after_s=1.0)
+
+
 class _AccountGateway:
     def satisfied(self, action: Action, target: Target | None) -> bool | None:
         return satisfied(action, target)
@@ -56,7 +72,10 @@ class AcrGateway(_AccountGateway):
         elif action.kind is ActionKind.REMOVE_CREDENTIALS:
             self.tokens.remove_passwords(name)
         elif action.kind is ActionKind.DELETE_ACCOUNT:
-            self.tokens.delete(name)
+            try:
+                self.tokens.delete(name)
+            except ServiceResponseError:  # sent, its answer lost: ARM may be deleting it; watched, never re-sent
+                return TokenGoneWatch(self.tokens, name)
         else:
             raise ValueError(f"{action.kind.value} does not apply to an ACR token")
         return None

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import HttpResponseError, ServiceResponseError
 from azure.core.polling import LROPoller
 
 from custodian.engine.dependencies import unapproved_cascades
@@ -102,7 +102,10 @@ class ArmGateway:
             self.resources.merge_tags(target.id, {target.tags.key_as_written(tag) or tag: due})
             return None
         if action.kind is ActionKind.DELETE_RESOURCE:
-            return PollerOperation(self.resources.begin_delete(target.id))
+            try:
+                return PollerOperation(self.resources.begin_delete(target.id))
+            except ServiceResponseError:  # sent, its answer lost: ARM may be deleting it; watched, never re-sent
+                return GoneWatch(self.resources, target.id)
         if action.kind is ActionKind.DETACH_ON_DELETE:
             member = action.param("member")
             if not member:
