@@ -17,3 +17,9 @@ class ExitCode(IntEnum):
 
 class BadInputError(Exception):
     """User input is invalid; the message names the problem. Nothing was changed."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """`Type: first line of the message` (at most 300 characters of it), for findings and the journal."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from custodian.collect.completeness import Completeness
+from custodian.errors import describe_error
 from custodian.model import (
     TIMELINE_UNIT,
     CollectionError,
@@ -42,9 +43,13 @@ class InventorySources:
     registries: list[AcrTokens]
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+def sightings_for(
+    repo: str, first_sightings: Callable[[str, Sequence[str]], Mapping[str, datetime]] | None, now: datetime
+) -> Callable[[Sequence[str]], Mapping[str, datetime]]:
+    """How a repository's tags' first sightings are read: from the ledger, or `now` for all without one."""
+    if first_sightings is None:
+        return lambda tags: dict.fromkeys(tags, now)
+    return lambda tags: first_sightings(repo, tags)
 
 
 def _resource_id(account: ServiceAccount) -> str:
@@ -78,11 +83,6 @@ def collect_inventory(
         match = namer.parse_tag(tag)
         return (match.version, match.stage) if match else None
 
-    def sightings_of(repo: str) -> Callable[[Sequence[str]], Mapping[str, datetime]]:
-        if first_sightings is None:
-            return lambda tags: dict.fromkeys(tags, now)
-        return lambda tags: first_sightings(repo, tags)
-
     def check_of(provider: Provider, scope: str) -> ListingCheck:
         return completeness.for_scope(provider.value, scope) if completeness is not None else unchecked
 
@@ -93,12 +93,12 @@ def collect_inventory(
                 repo,
                 sources.production_environment,
                 parse_tag,
-                sightings_of(repo),
+                sightings_for(repo, first_sightings, now),
                 now,
                 check_of(Provider.GITHUB, repo),
             )
         except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding that blocks all actions
-            errors.append(CollectionError(Provider.GITHUB, TIMELINE_UNIT, f"{repo}: {_describe(exc)}"))
+            errors.append(CollectionError(Provider.GITHUB, TIMELINE_UNIT, f"{repo}: {describe_error(exc)}"))
         else:
             starts += repo_starts
             deployments += repo_deployments
@@ -112,7 +112,7 @@ def collect_inventory(
         reader = GithubAccountReader(sources.github, sources.github_mode)
         accounts += reader.collect(namer.looks_like_service_account, check_of(Provider.GITHUB, scope))
     except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding for this scope
-        errors.append(CollectionError(Provider.GITHUB, scope, _describe(exc)))
+        errors.append(CollectionError(Provider.GITHUB, scope, describe_error(exc)))
     progress.advance(f"accounts {scope}")
 
     for registry in sources.registries:
@@ -121,7 +121,7 @@ def collect_inventory(
                 "acr-tokens", f"tokens of registry {registry.registry}", registry.list_accounts, _resource_id
             )
         except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding for this scope
-            errors.append(CollectionError(Provider.AZURE, registry.scope, _describe(exc)))
+            errors.append(CollectionError(Provider.AZURE, registry.scope, describe_error(exc)))
         else:
             accounts += [t for t in tokens if namer.looks_like_service_account(t.provider_name)]
         progress.advance(f"tokens {registry.registry}")

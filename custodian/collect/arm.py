@@ -27,6 +27,7 @@ from typing import Any
 
 from custodian.collect.c7n.policies import PolicySet
 from custodian.collect.c7n.runner import PolicyRunResult
+from custodian.errors import describe_error
 from custodian.model import AzureResource, CollectionError, Provider, ResourceKind, Scope
 from custodian.progress import Progress
 from custodian.providers.azure.arm import ArmResources
@@ -53,11 +54,6 @@ def _names(keys: Iterable[str], limit: int = 5) -> str:
     if not names:
         return "none"
     return ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 def _key(doc: Mapping[str, Any]) -> str:
@@ -163,7 +159,7 @@ def _cross_check(reader: ArmResources, subscription: str, typed: dict[str, Azure
     try:
         generic = reader.list_ids(subscription)
     except Exception as exc:  # noqa: BLE001 - any failure of the second listing makes the subscription incomplete
-        return [f"the generic ARM resource listing failed: {_describe(exc)}"]
+        return [f"the generic ARM resource listing failed: {describe_error(exc)}"]
     problems = []
     for kind in sorted({*generic.values(), *(r.kind for r in typed.values())}, key=lambda k: k.value):
         c7n_ids = {k for k, r in typed.items() if r.kind is kind}
@@ -196,11 +192,11 @@ def collect_arm(
             if result is None:
                 problems = ["the inventory failed: c7n returned no result for this subscription"]
             elif isinstance(result, Exception):
-                problems = [f"the inventory failed: {_describe(result)}"]
+                problems = [f"the inventory failed: {describe_error(result)}"]
             else:
                 problems = _subscription(subscription, policy_set, result, reader, inventory)
         except Exception as exc:  # noqa: BLE001 - fail closed: the subscription is incomplete
-            problems = [f"the inventory failed: {_describe(exc)}"]
+            problems = [f"the inventory failed: {describe_error(exc)}"]
         for problem in problems:
             inventory.errors.append(CollectionError(Provider.AZURE, scope.key, problem, scope))
         state = "complete" if not problems else "INCOMPLETE"

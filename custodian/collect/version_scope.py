@@ -23,8 +23,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from custodian.collect.accounts import InventorySources
+from custodian.collect.accounts import InventorySources, sightings_for
 from custodian.config import Config
+from custodian.errors import describe_error
 from custodian.model import (
     TIMELINE_UNIT,
     AccountKind,
@@ -62,11 +63,6 @@ def version_scope(config: Config, version: str) -> VersionScope:
     return VersionScope(VersionTags(version, names), tuple(r.stage for r in config.azure.registries))
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
-
-
 def collect_version(
     sources: InventorySources,
     namer: AccountNamer,
@@ -89,12 +85,12 @@ def collect_version(
         return (match.version, match.stage) if match else None
 
     for repo in sources.release_repos:
-        sightings = _sightings_of(repo, first_sightings, now)
+        sightings = sightings_for(repo, first_sightings, now)
         reader = VersionTimelineReader(sources.github, repo, sources.production_environment, parse_tag)
         try:
             repo_starts, repo_deployments = reader.read(scope.tags, sightings, now)
         except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding that blocks the version's actions
-            errors.append(CollectionError(Provider.GITHUB, TIMELINE_UNIT, f"{repo} ({version}): {_describe(exc)}"))
+            errors.append(CollectionError(Provider.GITHUB, TIMELINE_UNIT, f"{repo} ({version}): {describe_error(exc)}"))
         else:
             starts += repo_starts
             deployments += repo_deployments
@@ -105,7 +101,7 @@ def collect_version(
     try:
         accounts += _github_accounts(sources, namer, version)
     except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding for the org
-        errors.append(CollectionError(Provider.GITHUB, unit, f"{version}: {_describe(exc)}"))
+        errors.append(CollectionError(Provider.GITHUB, unit, f"{version}: {describe_error(exc)}"))
     progress.advance(f"accounts {unit} ({version})")
 
     for registry, stage in zip(sources.registries, scope.registry_stages, strict=True):
@@ -113,7 +109,7 @@ def collect_version(
         try:
             token = registry.get(name)  # None: no such token (absent, not unknown)
         except Exception as exc:  # noqa: BLE001 - becomes an ERROR finding for this registry
-            errors.append(CollectionError(Provider.AZURE, registry.scope, f"{name}: {_describe(exc)}"))
+            errors.append(CollectionError(Provider.AZURE, registry.scope, f"{name}: {describe_error(exc)}"))
         else:
             if token is not None:
                 accounts.append(token)
@@ -121,14 +117,6 @@ def collect_version(
 
     timeline = ReleaseTimeline(namer.stages, tuple(starts), tuple(deployments))
     return Inventory(now, timeline, tuple(accounts), errors=tuple(errors))
-
-
-def _sightings_of(
-    repo: str, first_sightings: Callable[[str, Sequence[str]], Mapping[str, datetime]] | None, now: datetime
-) -> Callable[[Sequence[str]], Mapping[str, datetime]]:
-    if first_sightings is None:
-        return lambda tags: dict.fromkeys(tags, now)
-    return lambda tags: first_sightings(repo, tags)
 
 
 def _github_accounts(sources: InventorySources, namer: AccountNamer, version: str) -> list[ServiceAccount]:

@@ -36,6 +36,7 @@ from typing import Protocol
 
 from custodian.engine.gate import Gate
 from custodian.engine.holds import Target
+from custodian.errors import describe_error
 from custodian.model import Action, ActionOutcome, ActionRecord, AzureResource, Blob, ServiceAccount
 
 
@@ -120,11 +121,6 @@ def snapshot_of(target: Target) -> dict[str, object]:
     if isinstance(target, AzureResource | ServiceAccount):
         return dict(target.snapshot)
     return {}
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 def levels(actions: Sequence[Action]) -> list[list[Action]]:
@@ -226,7 +222,7 @@ class Executor:
                         why = f" ({error})" if error else ""
             except Exception as exc:  # noqa: BLE001 - journaled: the current plan decides what to do
                 settled.append(
-                    self._record(action, ActionOutcome.UNCONFIRMED, f"{origin}; re-read failed: {_describe(exc)}")
+                    self._record(action, ActionOutcome.UNCONFIRMED, f"{origin}; re-read failed: {describe_error(exc)}")
                 )
                 continue
             if ok is None:
@@ -282,7 +278,7 @@ class Executor:
             gateway = self.gateway_for(action)
             target = gateway.read(action)
         except Exception as exc:  # noqa: BLE001 - journaled as a failed action and reported
-            self._record(action, ActionOutcome.FAILED, f"re-read before acting failed: {_describe(exc)}")
+            self._record(action, ActionOutcome.FAILED, f"re-read before acting failed: {describe_error(exc)}")
             return None
         if gateway.satisfied(action, target):
             detail = "already gone" if target is None else "already in the wanted state; nothing to do"
@@ -309,7 +305,7 @@ class Executor:
         try:
             operation = gateway.perform(action, target)
         except Exception as exc:  # noqa: BLE001 - the change may still have happened: the re-read decides
-            return _Started(action, gateway, None, snapshot, error=_describe(exc))
+            return _Started(action, gateway, None, snapshot, error=describe_error(exc))
         if operation is not None:  # on record at once: a run killed while polling must not send it again
             self.journal.journal_accepted(self.run_id, action, self.clock(), ACCEPTED + "the operation is running")
         return _Started(action, gateway, operation, snapshot)
@@ -327,7 +323,7 @@ class Executor:
                 try:
                     status = item.operation.poll()
                 except Exception as exc:  # noqa: BLE001 - the re-read decides
-                    item.error = f"polling failed: {_describe(exc)}"
+                    item.error = f"polling failed: {describe_error(exc)}"
                     continue
                 if status.done:
                     item.error = status.error
@@ -354,7 +350,10 @@ class Executor:
                 ok = item.gateway.satisfied(action, after)
             except Exception as exc:  # noqa: BLE001
                 self._record(
-                    action, ActionOutcome.UNCONFIRMED, f"re-read after acting failed: {_describe(exc)}", item.snapshot
+                    action,
+                    ActionOutcome.UNCONFIRMED,
+                    f"re-read after acting failed: {describe_error(exc)}",
+                    item.snapshot,
                 )
                 continue
             if ok is None:
